@@ -1,0 +1,1 @@
+"""The command line: Typer commands; the only layer that prints or exits."""

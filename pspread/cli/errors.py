@@ -1,0 +1,60 @@
+"""The one place where exceptions become messages and exit codes.
+
+Every command runs inside :class:`ErrorHandlingGroup`, so a ``PspreadError``
+raised anywhere below the CLI ends as one line on stderr and the error's exit
+code (2 for bad input, 3 for an aborted run), never a traceback; Ctrl-C ends
+with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer.core
+
+from pspread.errors import PspreadError
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ABORTED = 3
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> "typer.Exit":
+    """Print ``error: message`` on stderr and return the Exit to raise."""
+    click.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+class ErrorHandlingGroup(typer.core.TyperGroup):
+    """A command group that translates pspread's errors for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PspreadError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except FileNotFoundError as exc:
+            raise fail(f"{exc.filename}: no such file or folder", EXIT_USAGE) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            if exc.errno is not None and getattr(exc, "filename", None):
+                raise fail(f"{exc.filename}: {exc.strerror}", EXIT_USAGE) from None
+            raise
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code for an exception that escaped the group (used by ``main``)."""
+    if isinstance(exc, PspreadError):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return 1
+
+
+__all__ = ["ErrorHandlingGroup", "fail", "exit_code_of", "EXIT_OK", "EXIT_GATE_FAILED", "EXIT_USAGE",
+           "EXIT_ABORTED", "EXIT_INTERRUPTED", "sys"]

@@ -1,0 +1,44 @@
+"""The exception hierarchy of pspread.
+
+Everything below the CLI raises one of these; the CLI turns them into one clear
+line on stderr and an exit code in a single place (``pspread.cli.errors``).
+``ModelError`` also derives from ``ValueError`` so that plain-Python callers
+can catch bad parameters the way they would anywhere else.
+"""
+
+from __future__ import annotations
+
+
+class PspreadError(Exception):
+    """Base class of every error pspread raises on purpose."""
+
+    #: exit code the CLI uses for this kind of error
+    exit_code: int = 2
+
+
+class GraphError(PspreadError):
+    """A graph file, bundle or array is malformed; the message names where and how to fix it."""
+
+
+class ModelError(PspreadError, ValueError):
+    """A spreading-model parameter is out of range; the message names the parameter."""
+
+
+class QueryError(PspreadError, ValueError):
+    """A query cannot be answered: unknown node ids, no known terms, bad seeds."""
+
+
+class ScenarioError(PspreadError):
+    """A scenario file is invalid; the message lists every problem with its key path."""
+
+
+class ExecutorError(PspreadError):
+    """The executor cannot start or was used after it was closed."""
+
+    exit_code = 3
+
+
+class RunAborted(PspreadError):
+    """A run could not go on (scheduler unreachable, every worker lost, ...)."""
+
+    exit_code = 3
