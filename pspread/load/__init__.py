@@ -1,0 +1,1 @@
+"""Load generation and measurement: workloads, arrival schedules, the driver, stats and gates."""

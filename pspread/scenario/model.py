@@ -1,0 +1,502 @@
+"""A benchmark scenario as a strict, typed model.
+
+Every section refuses keys it does not know (``extra="forbid"``), every number
+carries its unit in its name (``duration_s``, ``rate_qps``, ``think_time_ms``,
+``memory_limit_mb``), and every field has a default, so ``name: smoke`` alone
+is a runnable scenario.  Durations may be written ``30s``, ``2m``, ``500ms`` or
+as bare numbers in the field's unit (see ``pspread.scenario.units``).
+
+Checks that span fields (a constant phase needs ``rate_qps``, a ramp needs
+either start/end rates or stages, model overrides must build a valid
+``SpreadModel``) live in ``model_validator``s here, so a scenario built in
+Python is checked exactly as one read from YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from pspread.engine.model import SpreadModel
+from pspread.errors import ModelError
+from pspread.load.thresholds import METRICS, Threshold, parse_threshold
+from pspread.scenario.units import parse_duration
+
+# ------------------------------------------------------------------ field types
+DurationS = Annotated[float, BeforeValidator(lambda v: parse_duration(v, "s")), Field(ge=0)]
+DurationMs = Annotated[float, BeforeValidator(lambda v: parse_duration(v, "ms")), Field(ge=0)]
+PositiveDurationS = Annotated[float, BeforeValidator(lambda v: parse_duration(v, "s")), Field(gt=0)]
+
+ParamValue = Union[bool, int, float, str]
+GeneratorKind = Literal["barabasi-albert", "erdos-renyi", "watts-strogatz", "grid"]
+PresetName = Literal["threshold", "spreadr", "ppr"]
+KernelName = Literal["auto", "frontier", "dense", "reference"]
+ExecutorKind = Literal["process", "inline", "dask"]
+BalanceName = Literal["round-robin", "least-loaded", "power-of-two"]
+PhaseKind = Literal["warmup", "constant", "ramp", "closed"]
+Sampling = Literal["uniform", "zipf"]
+
+_MODEL_PARAMS = {f.name for f in fields(SpreadModel)} | {"alpha"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _check_workers(value: Any) -> Any:
+    """``"auto"`` or an integer >= 1 (strings from the environment are accepted)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text.isdigit():
+            value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"workers must be an integer >= 1 or 'auto', got {value!r}")
+    return value
+
+
+Workers = Annotated[Union[int, Literal["auto"]], BeforeValidator(_check_workers)]
+
+
+class _Strict(BaseModel):
+    """Base of every section: unknown keys are errors, defaults are validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# ----------------------------------------------------------------------- graph
+class GenerateSpec(_Strict):
+    """A synthetic graph, built (and cached) by the graph generators.
+
+    ``degree``: mean number of edges each node adds (Barabási–Albert ``m``,
+    Watts–Strogatz ``k``, Erdős–Rényi expected degree; ignored by ``grid``).
+    ``rewire_p``: Watts–Strogatz rewiring probability.  ``seed``: RNG seed, so a
+    scenario always benchmarks the same graph.
+    """
+
+    kind: GeneratorKind = "barabasi-albert"
+    nodes: int = Field(20_000, ge=1)
+    degree: int = Field(4, ge=1)
+    seed: int = 0
+    rewire_p: float = Field(0.1, ge=0, le=1)
+    directed: bool = False
+
+
+class GraphSpec(_Strict):
+    """Either ``generate: {...}`` or ``path:`` (a bundle folder or an edge-list file)."""
+
+    generate: Optional[GenerateSpec] = None
+    path: Optional[str] = None
+    directed: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "GraphSpec":
+        if self.generate is not None and self.path is not None:
+            raise ValueError("give either generate or path, not both")
+        if self.generate is None and self.path is None:
+            self.generate = GenerateSpec()
+        return self
+
+
+# ----------------------------------------------------------------------- model
+class ModelSpec(_Strict):
+    """The spreading model: a preset, parameter overrides and the kernel that runs it."""
+
+    preset: PresetName = "threshold"
+    overrides: dict[str, ParamValue] = Field(default_factory=dict)
+    kernel: KernelName = "auto"
+
+    @model_validator(mode="after")
+    def _builds(self) -> "ModelSpec":
+        self.build()
+        return self
+
+    def build(self, extra: dict[str, ParamValue] | None = None) -> SpreadModel:
+        """The ``SpreadModel`` this section describes (``extra`` overrides on top)."""
+        params = dict(self.overrides)
+        params.update(extra or {})
+        try:
+            return SpreadModel.preset(self.preset, **params)
+        except ModelError as exc:
+            raise ValueError(f"overrides: {exc}") from None
+
+
+# -------------------------------------------------------------------- executor
+class ExecutorSpec(_Strict):
+    """Who runs the queries and how they are admitted.
+
+    ``workers``: processes (``auto``: one per core).  ``balance``: dispatch
+    strategy.  ``batch_size``: queries sent to a worker in one message.
+    ``max_in_flight`` / ``queue_size``: admission limits (None: the executor's
+    defaults); past both, queries answer OVERLOADED.  ``memory_limit_mb``: a
+    worker past this RSS is recycled.  ``scheduler``: address of an existing
+    Dask scheduler (``dask`` only; None starts a local cluster).
+    """
+
+    kind: ExecutorKind = "process"
+    workers: Workers = "auto"
+    balance: BalanceName = "least-loaded"
+    batch_size: int = Field(8, ge=1)
+    max_in_flight: Optional[int] = Field(None, ge=1)
+    queue_size: Optional[int] = Field(None, ge=0)
+    memory_limit_mb: Optional[float] = Field(None, gt=0)
+    scheduler: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _scheduler_only_for_dask(self) -> "ExecutorSpec":
+        if self.scheduler is not None and self.kind != "dask":
+            raise ValueError(f"scheduler only applies to kind: dask (kind is {self.kind})")
+        return self
+
+    def resolved_workers(self, cores: int | None = None) -> int:
+        """The worker count: ``auto`` becomes the number of cores (``os.cpu_count()``)."""
+        if self.workers == "auto":
+            return max(1, cores if cores is not None else (os.cpu_count() or 1))
+        return int(self.workers)
+
+
+# -------------------------------------------------------------------- workload
+class SeedsSpec(_Strict):
+    """Where query seeds come from.
+
+    ``uniform``: any node equally likely.  ``zipf``: ranks drawn with exponent
+    ``zipf_s`` over a hot set of ``hot_set`` nodes (None: every node), the
+    skew real query logs show.  ``query_file``: a text file, one query per line,
+    labels mapped to nodes; lines are then drawn with ``sampling``.
+    """
+
+    sampling: Sampling = "uniform"
+    zipf_s: float = Field(1.1, gt=0)
+    hot_set: Optional[int] = Field(None, ge=1)
+    query_file: Optional[str] = None
+
+
+class QueryTypeSpec(_Strict):
+    """One entry of a weighted query mix; unset fields inherit the scenario's."""
+
+    name: str = Field(min_length=1)
+    weight: float = Field(1.0, gt=0)
+    preset: Optional[PresetName] = None
+    overrides: dict[str, ParamValue] = Field(default_factory=dict)
+    seeds_per_query: Optional[int] = Field(None, ge=1)
+    top_k: Optional[int] = Field(None, ge=1)
+
+    @field_validator("overrides")
+    @classmethod
+    def _known_parameters(cls, overrides: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        unknown = sorted(set(overrides) - _MODEL_PARAMS)
+        if unknown:
+            raise ValueError(f"unknown model parameter(s) {', '.join(unknown)}; "
+                             f"choose from {', '.join(sorted(_MODEL_PARAMS))}")
+        return overrides
+
+
+class WorkloadSpec(_Strict):
+    """Which queries a run sends: seed sampling, sizes, timeout and the query mix."""
+
+    seeds: SeedsSpec = Field(default_factory=SeedsSpec)
+    seeds_per_query: int = Field(1, ge=1)
+    top_k: int = Field(10, ge=1)
+    timeout_s: Optional[PositiveDurationS] = 10.0
+    random_seed: int = 0
+    mix: list[QueryTypeSpec] = Field(default_factory=list)
+
+    @field_validator("mix")
+    @classmethod
+    def _unique_names(cls, mix: list[QueryTypeSpec]) -> list[QueryTypeSpec]:
+        seen: set[str] = set()
+        for item in mix:
+            if item.name in seen:
+                raise ValueError(f"query type name {item.name!r} appears twice; names must be unique")
+            seen.add(item.name)
+        return mix
+
+
+@dataclass(frozen=True)
+class QueryType:
+    """A query type resolved against the scenario: its model and sizes, ready to run."""
+
+    name: str
+    weight: float
+    model: SpreadModel
+    seeds_per_query: int
+    top_k: int
+
+
+# ---------------------------------------------------------------------- phases
+class StageSpec(_Strict):
+    """One ramp stage: go linearly to ``target_qps`` over ``duration_s`` (as k6's stages)."""
+
+    duration_s: PositiveDurationS
+    target_qps: float = Field(ge=0)
+
+
+_OPEN_ONLY = ("rate_qps", "start_rate_qps", "end_rate_qps", "stages", "poisson")
+_ALLOWED: dict[str, set[str]] = {
+    "warmup": {"rate_qps", "clients", "think_time_ms", "poisson"},
+    "constant": {"rate_qps", "poisson"},
+    "ramp": {"start_rate_qps", "end_rate_qps", "stages", "poisson"},
+    "closed": {"clients", "think_time_ms"},
+}
+_KIND_SPECIFIC = ("rate_qps", "start_rate_qps", "end_rate_qps", "stages", "poisson", "clients", "think_time_ms")
+
+
+class PhaseSpec(_Strict):
+    """One phase of a run.
+
+    ``warmup``: excluded from the figures; open at ``rate_qps`` if given, else
+    closed-loop with ``clients`` (None: one per worker).  ``constant``: open
+    model at ``rate_qps``.  ``ramp``: open model from ``start_rate_qps`` to
+    ``end_rate_qps`` over ``duration_s``, or through ``stages`` (starting at
+    ``start_rate_qps``, default 0).  ``closed``: ``clients`` each send a query,
+    wait for it, think ``think_time_ms``, repeat.  ``poisson``: exponential
+    inter-arrival times instead of evenly spaced ones.
+    """
+
+    name: Optional[str] = None
+    kind: PhaseKind = "constant"
+    duration_s: Optional[PositiveDurationS] = None
+    rate_qps: Optional[float] = Field(None, gt=0)
+    start_rate_qps: Optional[float] = Field(None, ge=0)
+    end_rate_qps: Optional[float] = Field(None, ge=0)
+    stages: Optional[list[StageSpec]] = Field(None, min_length=1)
+    poisson: bool = False
+    clients: Optional[int] = Field(None, ge=1)
+    think_time_ms: DurationMs = 0.0
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> "PhaseSpec":
+        problems: list[str] = []
+        allowed = _ALLOWED[self.kind]
+        for key in _KIND_SPECIFIC:
+            if key in self.model_fields_set and key not in allowed:
+                problems.append(f"{key} does not apply to a {self.kind} phase (it takes {', '.join(sorted(allowed))})")
+        if self.kind == "constant" and self.rate_qps is None:
+            problems.append("rate_qps is required for a constant phase")
+        if self.kind == "closed" and self.clients is None:
+            problems.append("clients is required for a closed phase")
+        if self.kind == "ramp":
+            problems += self._ramp_problems()
+        if self.duration_s is None and self.kind != "ramp":
+            problems.append(f"duration_s is required for a {self.kind} phase (e.g. duration_s: 30s)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.name is None:
+            self.name = self.kind
+        return self
+
+    def _ramp_problems(self) -> list[str]:
+        if self.stages is not None:
+            if self.end_rate_qps is not None:
+                return ["give either end_rate_qps or stages, not both"]
+            total = sum(s.duration_s for s in self.stages)
+            if self.duration_s is not None and abs(self.duration_s - total) > 1e-9:
+                return [f"duration_s ({self.duration_s:g}) differs from the sum of the stages ({total:g}); drop it"]
+            self.duration_s = total
+            return []
+        missing = [k for k in ("start_rate_qps", "end_rate_qps", "duration_s") if getattr(self, k) is None]
+        if missing:
+            return [f"a ramp phase needs start_rate_qps, end_rate_qps and duration_s, or stages; missing {', '.join(missing)}"]
+        return []
+
+    @property
+    def is_open(self) -> bool:
+        """Whether arrivals follow a schedule (open model) rather than clients (closed model)."""
+        return self.kind in ("constant", "ramp") or (self.kind == "warmup" and self.rate_qps is not None)
+
+    @property
+    def measured(self) -> bool:
+        """Warm-up phases are excluded from the figures and the gates."""
+        return self.kind != "warmup"
+
+    def ramp_segments(self) -> list[tuple[float, float, float]]:
+        """``(duration_s, from_qps, to_qps)`` segments of the arrival rate over the phase."""
+        if self.kind == "ramp" and self.stages is not None:
+            segments, rate = [], self.start_rate_qps or 0.0
+            for stage in self.stages:
+                segments.append((stage.duration_s, rate, stage.target_qps))
+                rate = stage.target_qps
+            return segments
+        if self.kind == "ramp":
+            return [(float(self.duration_s or 0), float(self.start_rate_qps or 0), float(self.end_rate_qps or 0))]
+        if self.rate_qps is not None:
+            return [(float(self.duration_s or 0), self.rate_qps, self.rate_qps)]
+        return []
+
+    def rate_at(self, t_s: float) -> float | None:
+        """The target arrival rate ``t_s`` seconds into the phase (None for closed-loop phases)."""
+        segments = self.ramp_segments()
+        if not segments:
+            return None
+        start = 0.0
+        for duration, lo, hi in segments:
+            if t_s < start + duration:
+                return lo + (hi - lo) * (t_s - start) / duration if duration > 0 else hi
+            start += duration
+        return segments[-1][2]
+
+
+# ------------------------------------------------------------------ thresholds
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _checker(metric: str) -> Any:
+    def check(text: str) -> str:
+        parse_threshold(metric, text)
+        return text
+
+    return AfterValidator(check)
+
+
+def _expr_list(metric: str) -> Any:
+    return Annotated[list[Annotated[str, _checker(metric)]], BeforeValidator(_as_list)]
+
+
+class ThresholdsSpec(_Strict):
+    """Gates in k6's grammar, one list of expressions per metric (a single string is fine too)."""
+
+    latency_ms: _expr_list("latency_ms") = Field(default_factory=list)  # type: ignore[valid-type]
+    throughput_qps: _expr_list("throughput_qps") = Field(default_factory=list)  # type: ignore[valid-type]
+    error_rate: _expr_list("error_rate") = Field(default_factory=list)  # type: ignore[valid-type]
+    speedup: _expr_list("speedup") = Field(default_factory=list)  # type: ignore[valid-type]
+    efficiency: _expr_list("efficiency") = Field(default_factory=list)  # type: ignore[valid-type]
+    coordination_overhead: _expr_list("coordination_overhead") = Field(default_factory=list)  # type: ignore[valid-type]
+    rss_growth: _expr_list("rss_growth") = Field(default_factory=list)  # type: ignore[valid-type]
+
+    def parsed(self) -> list[Threshold]:
+        """Every threshold, parsed, in metric order then written order."""
+        return [parse_threshold(metric, text) for metric in METRICS for text in getattr(self, metric)]
+
+    def metrics(self) -> list[str]:
+        """The metrics that carry at least one threshold."""
+        return [metric for metric in METRICS if getattr(self, metric)]
+
+
+assert set(ThresholdsSpec.model_fields) == set(METRICS), "ThresholdsSpec must cover every metric"
+
+
+# --------------------------------------------------------------------- speedup
+class SpeedupSpec(_Strict):
+    """The scaling run: a fixed set of ``queries`` timed on each worker count.
+
+    Speedup = time on 1 worker ÷ time on W workers, in the same run; 1 is
+    always measured (added if missing).  Speedup and efficiency thresholds
+    refer to the largest W.
+    """
+
+    workers: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
+    queries: int = Field(2000, ge=1)
+    repeats: int = Field(1, ge=1)
+
+    @field_validator("workers")
+    @classmethod
+    def _normalise(cls, workers: list[int]) -> list[int]:
+        if any(w < 1 for w in workers):
+            raise ValueError(f"worker counts must be >= 1, got {workers}")
+        return sorted(set(workers) | {1})
+
+    @property
+    def max_workers(self) -> int:
+        return max(self.workers)
+
+
+# -------------------------------------------------------------------- scenario
+def _default_phases() -> list[PhaseSpec]:
+    return [
+        PhaseSpec(name="warmup", kind="warmup", duration_s=2.0),
+        PhaseSpec(name="steady", kind="constant", duration_s=10.0, rate_qps=50.0),
+    ]
+
+
+class Scenario(_Strict):
+    """A whole benchmark: graph, model, executor, workload, phases, gates and scaling run."""
+
+    name: str = "scenario"
+    description: str = ""
+    graph: GraphSpec = Field(default_factory=GraphSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
+    phases: list[PhaseSpec] = Field(default_factory=_default_phases, min_length=1)
+    thresholds: ThresholdsSpec = Field(default_factory=ThresholdsSpec)
+    speedup: Optional[SpeedupSpec] = None
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(
+                f"name {name!r} must start with a letter or digit and hold only letters, digits, '.', '_' "
+                "or '-' (it becomes part of the results file name)"
+            )
+        return name
+
+    @field_validator("phases")
+    @classmethod
+    def _unique_phase_names(cls, phases: list[PhaseSpec]) -> list[PhaseSpec]:
+        counts: dict[str, int] = {}
+        explicit = {p.name for p in phases if "name" in p.model_fields_set}
+        for index, phase in enumerate(phases):
+            name = str(phase.name)
+            if name in counts and "name" in phase.model_fields_set:
+                raise ValueError(f"phase name {name!r} appears twice (phases.{index}); names must be unique")
+            if name in counts or (name in explicit and "name" not in phase.model_fields_set):
+                phase.name = f"{name}-{index + 1}"
+            counts[str(phase.name)] = index
+        return phases
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Scenario":
+        problems = []
+        for index, item in enumerate(self.workload.mix):
+            try:
+                self._query_type(item)
+            except ValueError as exc:
+                problems.append(f"workload.mix.{index} ({item.name}): {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.speedup is None and (self.thresholds.speedup or self.thresholds.efficiency):
+            self.speedup = SpeedupSpec()
+        return self
+
+    # ------------------------------------------------------------ helpers
+    def _query_type(self, item: QueryTypeSpec) -> QueryType:
+        if item.preset is None or item.preset == self.model.preset:
+            model = self.model.build(item.overrides)
+        else:
+            model = ModelSpec(preset=item.preset, overrides=item.overrides, kernel=self.model.kernel).build()
+        return QueryType(
+            name=item.name,
+            weight=item.weight,
+            model=model,
+            seeds_per_query=item.seeds_per_query or self.workload.seeds_per_query,
+            top_k=item.top_k or self.workload.top_k,
+        )
+
+    def query_types(self) -> list[QueryType]:
+        """The weighted query mix, resolved; a scenario without a mix has one type, ``default``."""
+        if not self.workload.mix:
+            return [QueryType("default", 1.0, self.model.build(), self.workload.seeds_per_query, self.workload.top_k)]
+        return [self._query_type(item) for item in self.workload.mix]
+
+    def spread_model(self) -> SpreadModel:
+        """The scenario's base spreading model."""
+        return self.model.build()
+
+    def measured_phases(self) -> list[PhaseSpec]:
+        """Phases whose figures count (warm-up excluded)."""
+        return [p for p in self.phases if p.measured]
+
+    def total_duration_s(self) -> float:
+        """Planned length of all phases (not counting the speedup run)."""
+        return float(sum(p.duration_s or 0.0 for p in self.phases))
+
+    def parsed_thresholds(self) -> list[Threshold]:
+        return self.thresholds.parsed()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready dict (what results files embed)."""
+        return self.model_dump(mode="json")
