@@ -1,0 +1,163 @@
+"""Which queries a run sends: a deterministic, seeded stream of ``pspread.Query``.
+
+Everything random is drawn up front, vectorised in numpy: the seed nodes of a
+block of queries (uniform over the graph, or a Zipf "hot set"), the query type
+of each (a weighted mix, each type with its own spreading model), or lines of a
+query file.  The driver then only indexes into ready Python lists, so building
+a query costs one small object on the hot path.  The block repeats when a run
+asks for more queries than it holds, which keeps memory bounded for long runs.
+
+The same ``seed`` gives the same queries, so two runs (1 worker and W workers,
+a baseline and a candidate) answer exactly the same questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pspread.engine.labels import Labels, split_terms
+from pspread.engine.model import SpreadModel
+from pspread.errors import ScenarioError
+from pspread.execution.query import Query
+
+DISTRIBUTIONS = ("uniform", "zipf")
+DEFAULT_BLOCK = 1 << 16
+
+
+@dataclass(frozen=True)
+class QueryKind:
+    """One query type of a mix: its share, its model (None: the executor's) and overrides."""
+
+    name: str = "default"
+    weight: float = 1.0
+    model: SpreadModel | None = None
+    seeds_per_query: int | None = None
+    top_k: int | None = None
+
+
+def sample_nodes(
+    rng: np.random.Generator, num_nodes: int, size: int | tuple[int, ...], distribution: str = "uniform",
+    zipf_s: float = 1.0,
+) -> np.ndarray:
+    """Node ids drawn uniformly, or from a Zipf law over a random permutation of the nodes.
+
+    The Zipf "hot set": rank r (1-based) has probability proportional to
+    ``1 / r**zipf_s``; ranks map to nodes through a seeded permutation, so the
+    hot nodes are spread over the graph rather than being the lowest ids.
+    """
+    if num_nodes < 1:
+        raise ScenarioError("the graph has no nodes to draw query seeds from")
+    if distribution == "uniform":
+        return rng.integers(0, num_nodes, size=size, dtype=np.int64)
+    if distribution == "zipf":
+        if not np.isfinite(zipf_s) or zipf_s <= 0:
+            raise ScenarioError(f"workload.zipf_s must be > 0, got {zipf_s!r}")
+        cdf = np.cumsum(np.arange(1, num_nodes + 1, dtype=np.float64) ** -float(zipf_s))
+        cdf /= cdf[-1]
+        ranks = np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), num_nodes - 1)
+        return rng.permutation(num_nodes)[ranks]
+    raise ScenarioError(f"workload.distribution must be one of {', '.join(DISTRIBUTIONS)}; got {distribution!r}")
+
+
+def read_query_file(path: str | Path, labels: Labels | None = None) -> list[str]:
+    """The non-empty lines of a text query file (``#`` starts a comment line).
+
+    With ``labels``, at least one line must name a known node, so a wrong file
+    fails before the run rather than as 100% invalid queries.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"workload.query_file: {p} does not exist; give a file with one text query per line") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"workload.query_file: {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        raise ScenarioError(f"workload.query_file: {p} holds no queries; write one text query per line")
+    if labels is not None:
+        known = any(labels.lookup(t) is not None for ln in lines[:1000] for t in split_terms(ln, labels))
+        if not known:
+            raise ScenarioError(
+                f"workload.query_file: no term of the first {min(len(lines), 1000)} lines of {p} matches a node "
+                "label of the graph; check the file belongs to this graph"
+            )
+    return lines
+
+
+class Workload:
+    """A seeded, repeating block of queries; ``query(k)`` is the k-th of the stream.
+
+    ``kinds``: the mix (weights need not sum to 1).  ``texts``: text queries to
+    draw from instead of node ids (a query file).  ``block``: how many distinct
+    queries to pre-generate before the stream repeats.
+    """
+
+    def __init__(
+        self,
+        num_nodes: int,
+        kinds: Sequence[QueryKind] = (QueryKind(),),
+        seeds_per_query: int = 1,
+        distribution: str = "uniform",
+        zipf_s: float = 1.0,
+        top_k: int | None = None,
+        timeout_s: float | None = None,
+        texts: Sequence[str] | None = None,
+        seed: int = 0,
+        block: int = DEFAULT_BLOCK,
+    ) -> None:
+        if not kinds:
+            raise ScenarioError("workload.mix needs at least one query type")
+        weights = np.asarray([k.weight for k in kinds], dtype=np.float64)
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
+            raise ScenarioError("workload.mix weights must be >= 0 and not all 0")
+        if seeds_per_query < 1 or any((k.seeds_per_query or 1) < 1 for k in kinds):
+            raise ScenarioError("workload.seeds_per_query must be >= 1")
+        self.kinds = tuple(kinds)
+        self.block = max(1, int(block))
+        rng = np.random.default_rng(seed)
+        self.kind_index = rng.choice(len(kinds), size=self.block, p=weights / weights.sum())
+        self.seeds = self._draw_seeds(rng, num_nodes, seeds_per_query, distribution, zipf_s, texts)
+        # per-kind constants, resolved once: (top_k, timeout, model, name)
+        self._consts = [(k.top_k or top_k, timeout_s, k.model, k.name) for k in kinds]
+        self._kind_list = self.kind_index.tolist()
+
+    def _draw_seeds(self, rng: np.random.Generator, num_nodes: int, spq: int, distribution: str,
+                    zipf_s: float, texts: Sequence[str] | None) -> list:
+        if texts is not None:
+            if not texts:
+                raise ScenarioError("workload.query_file holds no queries")
+            picks = sample_nodes(rng, len(texts), self.block, distribution, zipf_s)
+            return [texts[i] for i in picks.tolist()]
+        per_kind = np.asarray([k.seeds_per_query or spq for k in self.kinds])
+        width = int(per_kind.max())
+        ids = sample_nodes(rng, num_nodes, (self.block, width), distribution, zipf_s)
+        out: list = [None] * self.block
+        for code, k in enumerate(per_kind.tolist()):
+            rows = np.flatnonzero(self.kind_index == code)
+            for r, seeds in zip(rows.tolist(), ids[rows, :k].tolist()):
+                out[r] = seeds
+        return out
+
+    def __len__(self) -> int:
+        return self.block
+
+    def query(self, k: int) -> Query:
+        """The k-th query of the stream (the block repeats)."""
+        j = k % self.block
+        top, timeout, model, name = self._consts[self._kind_list[j]]
+        return Query(self.seeds[j], top_k=top, timeout_s=timeout, model=model, kind=name)
+
+    __call__ = query
+
+    def queries(self, n: int, offset: int = 0) -> list[Query]:
+        """``n`` queries of the stream from ``offset`` (a fixed set, e.g. for speedup runs)."""
+        return [self.query(offset + k) for k in range(n)]
+
+    def kind_names(self) -> list[str]:
+        return [k.name for k in self.kinds]

@@ -1,0 +1,164 @@
+"""The driver: open-model latency from the intended start, late starts, drops, closed model."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+import numpy as np
+import pytest
+
+from pspread.execution.base import Executor, ExecutorStats
+from pspread.execution.query import Outcome, Query, QueryResult
+from pspread.load.driver import Driver
+from pspread.load.null import NullExecutor
+from pspread.load.recorder import Recorder
+from pspread.load.schedule import ArrivalSchedule
+from pspread.load.workload import Workload
+
+
+class FakeClock:
+    """Time that only moves when someone sleeps or works."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, dt: float) -> None:
+        self.t += max(0.0, dt)
+
+
+class StallingExecutor(Executor):
+    """Runs each query synchronously for ``service_s`` of fake time; query ``stall_at`` takes ``stall_s``."""
+
+    def __init__(self, clock: FakeClock, service_s: float = 0.001, stall_at: int = -1, stall_s: float = 1.0,
+                 fail_every: int = 0) -> None:
+        self.clock, self.service_s, self.stall_at, self.stall_s = clock, service_s, stall_at, stall_s
+        self.fail_every = fail_every
+        self.n = 0
+
+    def submit(self, query: Query, callback=None) -> cf.Future:
+        start = self.clock.t
+        self.clock.t += self.stall_s if self.n == self.stall_at else self.service_s
+        outcome = Outcome.TIMED_OUT if self.fail_every and self.n % self.fail_every == 0 else Outcome.OK
+        self.n += 1
+        result = QueryResult(query.query_id, outcome, submitted_at=start, completed_at=self.clock.t, kind=query.kind)
+        if callback:
+            callback(result)
+        fut: cf.Future = cf.Future()
+        fut.set_result(result)
+        return fut
+
+    def stats(self) -> ExecutorStats:
+        return ExecutorStats(submitted=self.n, completed=self.n)
+
+    def close(self) -> None:
+        pass
+
+
+def _source(n: int = 1000) -> Workload:
+    return Workload(100, seed=0, block=n)
+
+
+def test_open_model_latency_includes_the_wait_behind_a_stall() -> None:
+    clock = FakeClock()
+    ex = StallingExecutor(clock, service_s=0.001, stall_at=100, stall_s=1.0)
+    drv = Driver(ex, clock=clock.now, sleep=clock.sleep)
+    rec = Recorder()
+    intended = ArrivalSchedule.constant(100, 3.0).intended_times()  # one arrival every 10 ms
+    report = drv.run_open(_source(), intended, rec)
+    s = rec.snapshot()
+    assert report.submitted == report.completed == len(s) == 300
+    lat, service = s.latency_s, s.service_s
+    # the stalled query itself took 1 s; the ~99 arrivals queued behind it waited up to ~1 s more
+    assert lat.max() == pytest.approx(1.0)
+    assert lat[101] == pytest.approx(0.991)  # due at 1.01 s, submitted at 2.0 s when the stall ended
+    behind = lat > 0.05
+    assert 100 <= behind.sum() <= 112  # the stall plus the catch-up, 1 ms a query
+    # measured from submission (coordinated omission) those would look like 1 ms
+    assert np.median(service[behind]) == pytest.approx(0.001)
+    assert np.percentile(lat, 90) > 0.2 > np.percentile(service, 90)
+    assert report.late_starts == rec.late_starts and 100 <= report.late_starts <= 112
+    assert report.dropped == 0
+
+
+def test_arrivals_later_than_max_lateness_are_dropped() -> None:
+    clock = FakeClock()
+    ex = StallingExecutor(clock, stall_at=100, stall_s=1.0)
+    drv = Driver(ex, clock=clock.now, sleep=clock.sleep, max_lateness_s=0.5)
+    rec = Recorder()
+    report = drv.run_open(_source(), ArrivalSchedule.constant(100, 3.0).intended_times(), rec)
+    assert 45 <= report.dropped <= 52
+    assert report.submitted + report.dropped == 300
+    assert len(rec.snapshot()) == report.submitted
+    assert rec.snapshot().latency_s.max() <= 1.0 + 1e-9
+
+
+def test_on_time_arrivals_have_service_latency_and_no_late_starts() -> None:
+    clock = FakeClock()
+    drv = Driver(StallingExecutor(clock, service_s=0.002), clock=clock.now, sleep=clock.sleep)
+    rec = Recorder()
+    report = drv.run_open(_source(), ArrivalSchedule.constant(50, 2.0).intended_times(), rec)
+    s = rec.snapshot()
+    assert report.late_starts == 0 and len(s) == 100
+    np.testing.assert_allclose(s.latency_s, 0.002)
+    np.testing.assert_allclose(np.diff(s.intended), 0.02)
+
+
+def test_outcomes_are_counted_by_kind() -> None:
+    clock = FakeClock()
+    drv = Driver(StallingExecutor(clock, fail_every=4), clock=clock.now, sleep=clock.sleep)
+    rec = Recorder()
+    drv.run_open(_source(), ArrivalSchedule.constant(100, 1.0).intended_times(), rec)
+    s = rec.snapshot()
+    assert s.outcome_counts() == {"ok": 75, "timed_out": 25}
+    assert s.errors_by_kind == {"timed_out": 25}
+
+
+def test_closed_model_runs_a_fixed_query_set() -> None:
+    clock = FakeClock()
+    drv = Driver(StallingExecutor(clock, service_s=0.01), clock=clock.now, sleep=clock.sleep)
+    rec = Recorder()
+    report = drv.run_closed(_source(), rec, clients=3, max_queries=50)
+    s = rec.snapshot()
+    assert report.submitted == report.completed == 50
+    np.testing.assert_allclose(s.latency_s, 0.01)  # closed model: latency from submission
+    assert report.duration_s == pytest.approx(0.5)
+
+
+def test_closed_model_with_think_time_and_duration() -> None:
+    clock = FakeClock()
+    drv = Driver(StallingExecutor(clock, service_s=0.01), clock=clock.now, sleep=clock.sleep)
+    rec = Recorder()
+    report = drv.run_closed(_source(), rec, clients=1, duration_s=1.0, think_time_s=0.04)
+    # one client: 10 ms of work then 40 ms of thought, so 20 queries a second
+    assert report.completed == 20
+    assert np.diff(rec.snapshot().submitted) == pytest.approx(np.full(19, 0.05))
+
+
+def test_driver_against_a_null_executor_keeps_every_sample() -> None:
+    drv = Driver(NullExecutor())
+    rec = Recorder(capacity=1024)  # forces several chunks
+    report = drv.run_open(_source(), ArrivalSchedule.constant(5000, 0.5).intended_times(), rec)
+    s = rec.snapshot()
+    assert report.submitted == report.completed == len(s) == 2500
+    assert s.outcome_counts() == {"ok": 2500}
+    assert (s.latency_s >= 0).all()
+    assert len(rec.snapshot(since=2000)) == 500
+
+
+def test_stop_ends_a_phase_early() -> None:
+    clock = FakeClock()
+    ex = StallingExecutor(clock)
+    drv = Driver(ex, clock=clock.now, sleep=clock.sleep)
+    original = ex.submit
+
+    def submit(q, callback=None):
+        if ex.n == 10:
+            drv.stop()
+        return original(q, callback)
+
+    ex.submit = submit  # type: ignore[method-assign]
+    report = drv.run_open(_source(), ArrivalSchedule.constant(100, 5.0).intended_times(), Recorder())
+    assert report.stopped and report.submitted == 11
