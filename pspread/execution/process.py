@@ -1,0 +1,667 @@
+"""``ProcessExecutor``: many queries at once, one worker process per core, nothing lost.
+
+Design (DESIGN.md, "Execution"):
+
+* every worker opens the graph bundle by mmap and owns its pipe; the parent
+  sends *batches* of queries and gets batches of compact answers back, so a
+  pipe message is paid per batch, not per query, once the executor is busy;
+* one receiver thread waits on every pipe, every worker's process sentinel and
+  a wake-up pipe (``multiprocessing.connection.wait``); it resolves futures,
+  refills workers from the queue, expires deadlines and watches memory -- the
+  submitting thread hands nothing per query to another thread;
+* admission: at most ``max_in_flight`` queries on workers, then a bounded
+  queue, then an immediate ``OVERLOADED`` answer (counted);
+* a dead worker is replaced, its unanswered queries retried once elsewhere and
+  then reported ``WORKER_LOST``; a worker past ``memory_limit_mb`` stops getting
+  work and is replaced once it has drained;
+* ``close()`` (also from ``__exit__``, ``atexit`` and after Ctrl-C) answers
+  every pending query ``CANCELLED`` and stops every worker: stop message, then
+  terminate, then kill.  Workers also exit by themselves if the parent dies.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import heapq
+import itertools
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from pathlib import Path
+from typing import Any, Iterable
+
+from pspread.engine.model import SpreadModel
+from pspread.errors import ExecutorError, GraphError
+from pspread.execution.base import Callback, Executor, ExecutorStats, WorkerStats
+from pspread.execution.dispatch import make_balancer
+from pspread.execution.query import Outcome, Query, QueryResult
+from pspread.execution.slots import Entry, Slot, spawn_worker
+from pspread.execution.worker import EXPIRED, INVALID, to_result
+
+START_METHODS = ("spawn", "forkserver")
+_STOP_GRACE_S = 1.0
+
+
+class ProcessExecutor(Executor):
+    """Answers queries on ``workers`` processes that share one graph bundle.
+
+    ``graph_path``: a bundle folder (``pspread graph generate ... -o PATH``).
+    ``model``: default model (None: ``SpreadModel()``); a query's own ``model``
+    wins.  ``kernel``: ``auto``, ``frontier``, ``dense`` or ``reference``.
+    ``max_in_flight``: queries on workers at once; ``queue_size``: how many more
+    wait in the parent (default 4 × max_in_flight) before ``OVERLOADED``.
+    ``balance``: ``least-loaded``, ``round-robin`` or ``power-of-two``.
+    ``batch_size``: most queries per pipe message (None: as many as are waiting).
+    ``memory_limit_mb``: recycle a worker whose RSS passes this.
+    ``start_method``: ``spawn`` (default) or ``forkserver`` -- never fork, since
+    the parent already runs threads.
+    """
+
+    def __init__(
+        self,
+        graph_path: str | os.PathLike[str],
+        workers: int = 2,
+        model: SpreadModel | None = None,
+        kernel: str = "auto",
+        max_in_flight: int = 256,
+        queue_size: int | None = None,
+        balance: str = "least-loaded",
+        batch_size: int | None = None,
+        memory_limit_mb: float | None = None,
+        start_method: str = "spawn",
+        start_timeout_s: float = 120.0,
+        flush_ms: float = 5.0,
+        memory_check_s: float = 0.25,
+    ) -> None:
+        _check_int("workers", workers, 1)
+        _check_int("max_in_flight", max_in_flight, 1)
+        if queue_size is None:
+            queue_size = 4 * max_in_flight
+        _check_int("queue_size", queue_size, 0)
+        if batch_size is not None:
+            _check_int("batch_size", batch_size, 1)
+        if start_method not in START_METHODS:
+            raise ExecutorError(f"start_method must be one of {', '.join(START_METHODS)}, got {start_method!r} "
+                                "(fork is unsafe once the parent runs threads)")
+        if memory_limit_mb is not None and not memory_limit_mb > 0:
+            raise ExecutorError(f"memory_limit_mb must be > 0 (megabytes of RSS per worker), got {memory_limit_mb!r}")
+        if model is not None and not isinstance(model, SpreadModel):
+            raise ExecutorError(f"model must be a SpreadModel or None, got {type(model).__name__}")
+        path = Path(graph_path)
+        if not path.is_dir():
+            raise GraphError(f"{path}: not a graph bundle folder; workers open bundles by mmap -- create one with "
+                             "`pspread graph generate ... -o PATH` or `pspread graph convert`")
+        self.graph_path = str(path.resolve())
+        self.num_workers = workers
+        self.model = model or SpreadModel()
+        self.kernel = kernel
+        self.max_in_flight = max_in_flight
+        self.queue_size = queue_size
+        self.batch_size = batch_size
+        self.balance = balance
+        self._balancer = make_balancer(balance)
+        self._mem_limit = None if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024)
+        self._mem_check_s = memory_check_s
+        self._flush_s = flush_ms / 1000.0
+        import multiprocessing as mp
+
+        self._ctx = mp.get_context(start_method)
+        self._lock = threading.Lock()
+        self._keys = itertools.count()
+        self._pending: dict[int, Entry] = {}
+        self._queue: deque[Entry] = deque()
+        self._queued = 0  # live entries in _queue (timed-out ones are skipped lazily)
+        self._inflight = 0
+        self._deadlines: list[tuple[float, int]] = []
+        self._wake_at = 0.0
+        self._submitted = 0
+        self._completed = 0
+        self._outcomes: dict[str, int] = {}
+        self._model_ids: dict[SpreadModel, int] = {self.model: 0}
+        self._models: dict[int, SpreadModel] = {0: self.model}
+        self._slots: list[Slot] = []
+        self._accepting: list[Slot] = []
+        self._retiring: list[tuple[Any, float]] = []  # (process, kill-after time)
+        self._closed = False
+        self._shut = False
+        self._ready = threading.Event()
+        self._start_error: str | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._receiver = threading.Thread(target=self._receive_loop, name="pspread-receiver", daemon=True)
+        _ref = weakref.ref(self)
+        self._atexit = lambda: (lambda ex: ex.close() if ex is not None else None)(_ref())
+        atexit.register(self._atexit)
+        try:
+            for i in range(workers):
+                self._slots.append(self._new_slot(i))
+            self._receiver.start()
+            if not self._ready.wait(start_timeout_s):
+                raise ExecutorError(f"workers did not start within {start_timeout_s:g} s (graph {self.graph_path})")
+            if self._start_error:
+                raise ExecutorError(self._start_error)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ workers
+    def _new_slot(self, index: int, previous: Slot | None = None) -> Slot:
+        proc, conn = spawn_worker(self._ctx, index, self.graph_path, self.model, self.kernel, self._flush_s)
+        slot = Slot(index, proc, conn)
+        if previous is not None:
+            slot.stats = previous.stats
+            slot.stats.restarts += 1
+            slot.start_failures = previous.start_failures
+        slot.stats.pid = slot.pid
+        slot.stats.in_flight = 0
+        return slot
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [s.pid for s in self._slots if s.alive]
+
+    # ------------------------------------------------------------- submit
+    def submit(self, query: Query, callback: Callback | None = None) -> "cf.Future[QueryResult]":
+        """Admit a query: to a worker now, to the queue, or an ``OVERLOADED`` answer; never blocks."""
+        now = time.perf_counter()
+        fut: cf.Future[QueryResult] = cf.Future()
+        timeout = query.timeout_s
+        deadline = None if timeout is None else now + timeout
+        entry = Entry(next(self._keys), query, fut, callback, now, deadline)
+        send = None
+        refused: Outcome | None = None
+        wake = False
+        with self._lock:
+            if self._closed:
+                raise ExecutorError("this executor is closed; create a new one to run more queries")
+            self._submitted += 1
+            if query.model is not None and query.model not in self._model_ids:
+                mid = len(self._models)
+                self._model_ids[query.model] = mid
+                self._models[mid] = query.model
+            if not self._queued and self._inflight < self.max_in_flight and self._accepting:
+                slot = self._accepting[self._balancer.pick(self._accepting)]
+                fut.set_running_or_notify_cancel()
+                entry.started = True
+                self._assign(slot, entry)
+                send = (slot, [self._wire(entry)], self._new_models(slot, [entry]))
+            elif self._queued < self.queue_size and any(s.alive for s in self._slots):
+                self._queue.append(entry)
+                self._queued += 1
+            else:
+                refused = Outcome.OVERLOADED if any(s.alive for s in self._slots) else Outcome.WORKER_LOST
+                self._count(refused)
+            if refused is None:
+                self._pending[entry.key] = entry
+                if deadline is not None:
+                    heapq.heappush(self._deadlines, (deadline, entry.key))
+                    wake = deadline < self._wake_at
+        if refused is not None:
+            why = (f"more than max_in_flight={self.max_in_flight} + queue_size={self.queue_size} queries waiting"
+                   if refused is Outcome.OVERLOADED else "no worker is left to answer")
+            self._deliver(entry, QueryResult(query.query_id, refused, submitted_at=now, completed_at=time.perf_counter(),
+                                             kind=query.kind, error=why))
+        elif send is not None:
+            self._send(*send)
+        if wake:
+            self._wake()
+        return fut
+
+    def map(self, queries: Iterable[Query], timeout_s: float | None = None) -> list[QueryResult]:
+        """Run many queries, results in order; waits for room rather than overloading itself."""
+        window = max(1, self.max_in_flight + self.queue_size)
+        futures: list[cf.Future[QueryResult]] = []
+        for q in queries:
+            if len(futures) >= window:
+                futures[len(futures) - window].result(timeout=timeout_s)
+            futures.append(self.submit(q))
+        return [f.result(timeout=timeout_s) for f in futures]
+
+    # -------------------------------------------------- bookkeeping (locked)
+    def _assign(self, slot: Slot, entry: Entry) -> None:
+        slot.inflight[entry.key] = entry
+        entry.worker = slot.index
+        self._inflight += 1
+
+    def _wire(self, e: Entry) -> tuple:
+        q = e.query
+        mid = 0 if q.model is None else self._model_ids[q.model]
+        return (e.key, q.seeds, q.top_k, mid, q.kind, e.deadline)
+
+    def _new_models(self, slot: Slot, entries: list[Entry]) -> list[tuple[int, SpreadModel]] | None:
+        new = None
+        for e in entries:
+            m = e.query.model
+            if m is not None:
+                mid = self._model_ids[m]
+                if mid not in slot.known_models:
+                    slot.known_models.add(mid)
+                    (new := new or []).append((mid, m))
+        return new
+
+    def _count(self, outcome: Outcome) -> None:
+        self._outcomes[outcome.value] = self._outcomes.get(outcome.value, 0) + 1
+
+    def _fill(self, done: list) -> list[tuple[Slot, list[tuple], Any]]:
+        """Move queued queries onto workers while there is room; returns the batches to send."""
+        batches: dict[int, tuple[Slot, list[Entry]]] = {}
+        queue, accepting = self._queue, self._accepting
+        while self._queued and self._inflight < self.max_in_flight and accepting:
+            e = queue.popleft()
+            if e.done:
+                continue
+            self._queued -= 1
+            if not e.started:
+                if not e.future.set_running_or_notify_cancel():
+                    e.done = True
+                    del self._pending[e.key]
+                    self._count(Outcome.CANCELLED)
+                    done.append((e, None))
+                    continue
+                e.started = True
+            slot = accepting[self._balancer.pick(accepting)]
+            self._assign(slot, e)
+            batches.setdefault(slot.index, (slot, []))[1].append(e)
+        out = []
+        for slot, entries in batches.values():
+            out.append((slot, [self._wire(e) for e in entries], self._new_models(slot, entries)))
+        return out
+
+    # ------------------------------------------------------------- sending
+    def _send(self, slot: Slot, items: list[tuple], models: Any) -> None:
+        step = self.batch_size or len(items)
+        try:
+            with slot.send_lock:
+                for i in range(0, len(items), step):
+                    slot.conn.send(("q", models if i == 0 else None, items[i:i + step]))
+        except (OSError, ValueError, EOFError):
+            pass  # the worker died; its sentinel tells the receiver, which retries these queries
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # already awake (pipe full) or closing
+
+    def _deliver(self, e: Entry, result: QueryResult | None) -> None:
+        """Resolve one future and call its callback (outside the lock)."""
+        fut = e.future
+        if result is None:  # cancelled by the caller while queued
+            result = QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
+                                 completed_at=time.perf_counter(), kind=e.query.kind, error="cancelled")
+        elif not fut.done():
+            if e.started or fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(result)
+                except cf.InvalidStateError:
+                    pass
+        if e.callback is not None:
+            try:
+                e.callback(result)
+            except Exception:  # noqa: BLE001 - a caller's callback must not stop the receiver
+                pass
+
+    # ------------------------------------------------------------ receiver
+    def _receive_loop(self) -> None:
+        from multiprocessing.connection import wait
+
+        next_mem = time.perf_counter() + self._mem_check_s
+        while not self._shut:
+            objs: list[Any] = [self._wake_r]
+            owners: dict[Any, Slot] = {}
+            with self._lock:
+                for s in self._slots:
+                    if s.alive:
+                        objs.append(s.conn)
+                        objs.append(s.proc.sentinel)
+                        owners[s.conn] = owners[s.proc.sentinel] = s
+                now = time.perf_counter()
+                timeout = 1.0
+                if self._deadlines:
+                    timeout = min(timeout, max(0.0, self._deadlines[0][0] - now))
+                if self._retiring:
+                    timeout = min(timeout, 0.05)
+                if self._mem_limit is not None:
+                    timeout = min(timeout, max(0.0, next_mem - now))
+                self._wake_at = now + timeout
+            try:
+                ready = wait(objs, timeout)
+            except OSError:
+                ready = []  # a pipe closed under us (close()); the loop re-checks
+            if self._shut:
+                break
+            for obj in ready:
+                if obj == self._wake_r:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except OSError:
+                        pass
+                    continue
+                slot = owners.get(obj)
+                if slot is None or not slot.alive:
+                    continue
+                if obj is slot.conn:
+                    self._on_message(slot)
+                else:
+                    slot.proc.join(timeout=0.05)
+                    self._on_death(slot, f"worker {slot.index} (pid {slot.pid}) died "
+                                         f"(exit code {slot.proc.exitcode})")
+            self._expire()
+            if self._retiring:
+                self._reap()
+            if self._mem_limit is not None and time.perf_counter() >= next_mem:
+                next_mem = time.perf_counter() + self._mem_check_s
+                self._check_memory()
+
+    def _on_message(self, slot: Slot) -> None:
+        try:
+            msg = slot.conn.recv()
+        except (EOFError, OSError):
+            self._on_death(slot, f"worker {slot.index} closed its pipe")
+            return
+        kind = msg[0]
+        if kind == "r":
+            self._on_answers(slot, msg[1])
+        elif kind == "ready":
+            with self._lock:
+                slot.ready = True
+                slot.start_failures = 0
+                slot.accepting = not self._closed
+                if slot.accepting:
+                    self._accepting.append(slot)
+                if all(s.ready or not s.alive for s in self._slots):
+                    self._ready.set()
+                done: list = []
+                batches = self._fill(done)
+            for b in batches:
+                self._send(*b)
+        elif kind == "fail":
+            self._on_death(slot, msg[1], failed_start=True)
+
+    def _on_answers(self, slot: Slot, answers: list) -> None:
+        done: list = []
+        with self._lock:
+            inflight, pending, st = slot.inflight, self._pending, slot.stats
+            for key, status, payload, compute_s in answers:
+                e = inflight.pop(key, None)
+                if e is None:
+                    continue
+                self._inflight -= 1
+                st.busy_s += compute_s
+                if e.done:
+                    continue  # answered TIMED_OUT already; the late answer is dropped
+                e.done = True
+                del pending[key]
+                if status == EXPIRED:
+                    self._count(Outcome.TIMED_OUT)
+                else:
+                    st.queries += 1
+                    self._completed += 1
+                    if status == INVALID:
+                        st.errors += 1
+                        self._count(Outcome.INVALID)
+                    else:
+                        self._count(Outcome.OK)
+                done.append((e, (status, payload, compute_s)))
+            if slot.draining and not slot.inflight:
+                self._recycle_locked(slot)
+            batches = self._fill(done)
+        for b in batches:
+            self._send(*b)
+        for e, ans in done:
+            if ans is None:
+                self._deliver(e, None)
+            else:
+                self._deliver(e, to_result(e.query, ans[0], ans[1], ans[2], e.submitted_at, slot.index, e.attempts))
+
+    def _expire(self) -> None:
+        if not self._deadlines:
+            return
+        now = time.perf_counter()
+        if self._deadlines[0][0] > now:
+            return
+        done: list = []
+        with self._lock:
+            heap, pending = self._deadlines, self._pending
+            while heap and heap[0][0] <= now:
+                _, key = heapq.heappop(heap)
+                e = pending.pop(key, None)
+                if e is None or e.done:
+                    continue
+                e.done = True
+                if e.worker < 0:
+                    self._queued -= 1
+                self._count(Outcome.TIMED_OUT)
+                done.append(e)
+        for e in done:
+            self._deliver(e, to_result(e.query, EXPIRED, None, 0.0, e.submitted_at, e.worker, e.attempts))
+
+    def _on_death(self, slot: Slot, why: str, failed_start: bool = False) -> None:
+        done: list = []
+        replace = False
+        with self._lock:
+            if not slot.alive:
+                return
+            slot.alive = False
+            if slot in self._accepting:
+                self._accepting.remove(slot)
+            was_ready = slot.ready
+            lost = [e for e in slot.inflight.values() if not e.done]
+            self._inflight -= len(slot.inflight)
+            slot.inflight = {}
+            for e in reversed(lost):
+                e.worker = -1
+                if e.attempts < 2:
+                    e.attempts = 2
+                    self._queue.appendleft(e)
+                    self._queued += 1
+                else:
+                    e.done = True
+                    del self._pending[e.key]
+                    self._count(Outcome.WORKER_LOST)
+                    done.append((e, why))
+            self._retire_locked(slot, 0.0)
+            if failed_start or not was_ready:
+                slot.start_failures += 1
+            if self._closed:
+                pass
+            elif not self._ready.is_set() and not was_ready:
+                self._start_error = why  # a worker cannot even start: the executor fails to start
+                self._ready.set()
+            else:
+                replace = slot.start_failures < 3
+        if replace:
+            try:
+                new = self._new_slot(slot.index, slot)
+            except Exception as exc:  # noqa: BLE001 - e.g. out of processes
+                why = f"{why}; replacing it failed: {exc}"
+            else:
+                with self._lock:
+                    self._slots[slot.index] = new
+                    if self._closed:
+                        self._retire_locked(new, _STOP_GRACE_S)
+        with self._lock:
+            if not any(s.alive for s in self._slots):
+                while self._queue:  # nobody left to retry on: every waiting query is lost
+                    e = self._queue.popleft()
+                    if e.done:
+                        continue
+                    e.done = True
+                    self._queued -= 1
+                    del self._pending[e.key]
+                    self._count(Outcome.WORKER_LOST)
+                    done.append((e, why))
+        self._wake()
+        for e, reason in done:
+            self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
+                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
+                                         error=reason))
+
+    # ------------------------------------------------------- memory guard
+    def _check_memory(self) -> None:
+        import psutil
+
+        with self._lock:
+            slots = [s for s in self._slots if s.alive and s.ready and not s.draining]
+        for s in slots:
+            try:
+                rss = s.process_info().memory_info().rss
+            except (psutil.Error, OSError):
+                continue
+            s.stats.rss_bytes = int(rss)
+            if self._mem_limit is not None and rss > self._mem_limit:
+                self._drain(s)
+
+    def _drain(self, slot: Slot) -> None:
+        """Stop giving ``slot`` work; it is replaced once its last query is answered."""
+        with self._lock:
+            if not slot.alive or slot.draining or self._closed:
+                return
+            slot.draining = True
+            if slot in self._accepting:
+                self._accepting.remove(slot)
+            if not slot.inflight:
+                self._recycle_locked(slot)  # replaced by _reap once it has exited
+
+    def _recycle_locked(self, slot: Slot) -> None:
+        slot.alive = False
+        slot.recycle = True
+        self._retire_locked(slot, _STOP_GRACE_S)
+
+    def _replace(self, slot: Slot) -> None:
+        new = self._new_slot(slot.index, slot)
+        with self._lock:
+            self._slots[slot.index] = new
+            if self._closed:
+                self._retire_locked(new, _STOP_GRACE_S)
+
+    def _retire_locked(self, slot: Slot, grace: float) -> None:
+        """Ask a worker to stop and remember its process so it is joined (or killed) later."""
+        slot.alive = False
+        try:
+            with slot.send_lock:
+                slot.conn.send(("stop",))
+        except (OSError, ValueError):
+            pass
+        self._retiring.append((slot, time.perf_counter() + grace))
+
+    def _reap(self) -> None:
+        now = time.perf_counter()
+        replace: list[Slot] = []
+        with self._lock:
+            keep = []
+            for slot, kill_at in self._retiring:
+                if slot.proc.exitcode is not None or not slot.proc.is_alive():
+                    slot.finish()
+                    if slot.recycle and not self._closed:
+                        slot.recycle = False
+                        replace.append(slot)
+                    continue
+                if now >= kill_at:
+                    slot.proc.kill()
+                keep.append((slot, kill_at))
+            self._retiring = keep
+        for slot in replace:
+            self._replace(slot)
+
+    # --------------------------------------------------------------- stats
+    def stats(self) -> ExecutorStats:
+        import psutil
+
+        with self._lock:
+            slots = list(self._slots)
+            ws = []
+            for s in slots:
+                w = WorkerStats(**vars(s.stats))
+                w.pid = s.pid
+                w.in_flight = len(s.inflight)
+                ws.append(w)
+            snap = ExecutorStats(workers=ws, submitted=self._submitted, completed=self._completed,
+                                 in_flight=self._inflight, queued=self._queued, outcomes=dict(self._outcomes))
+        for s, w in zip(slots, ws):
+            if s.alive:
+                try:
+                    w.rss_bytes = int(s.process_info().memory_info().rss)
+                except (psutil.Error, OSError):
+                    pass
+        return snap
+
+    # --------------------------------------------------------------- close
+    def close(self) -> None:
+        """Answer every pending query ``CANCELLED`` and stop every worker; safe to call again."""
+        done: list[Entry] = []
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+            if first:
+                done = [e for e in self._pending.values() if not e.done]
+                for e in done:
+                    e.done = True
+                    self._count(Outcome.CANCELLED)
+                self._pending.clear()
+                self._queue.clear()
+                self._queued = 0
+                self._accepting = []
+        for e in done:
+            self._deliver(e, QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
+                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
+                                         error="the executor was closed"))
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._shut:
+            return
+        self._shut = True
+        self._wake()
+        if self._receiver.is_alive() and threading.current_thread() is not self._receiver:
+            self._receiver.join(timeout=5.0)
+        with self._lock:
+            procs = [s for s in self._slots] + [s for s, _ in self._retiring]
+            self._retiring = []
+        for s in procs:
+            try:
+                with s.send_lock:
+                    s.conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+        end = time.monotonic() + _STOP_GRACE_S
+        for s in procs:
+            s.proc.join(timeout=max(0.0, end - time.monotonic()))
+        for s in procs:
+            if s.proc.is_alive():
+                s.proc.terminate()
+        end = time.monotonic() + _STOP_GRACE_S
+        for s in procs:
+            s.proc.join(timeout=max(0.0, end - time.monotonic()))
+            if s.proc.is_alive():
+                s.proc.kill()
+                s.proc.join(timeout=5.0)
+            s.finish()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        atexit.unregister(self._atexit)
+
+    def __del__(self) -> None:  # last resort; close() is the way
+        try:
+            if not self._shut:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return (f"ProcessExecutor({self.graph_path!r}, workers={self.num_workers}, kernel={self.kernel!r}, "
+                f"balance={self.balance!r})")
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ExecutorError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+__all__ = ["ProcessExecutor", "START_METHODS"]

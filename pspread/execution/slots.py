@@ -1,0 +1,113 @@
+"""The parent's view of one worker process, and how one is started.
+
+A ``Slot`` is a worker position (0..workers-1): when its process dies or is
+recycled, a new process takes the same slot and inherits its counters, so
+``stats()`` shows restarts per position.  An ``Entry`` is one admitted query.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import threading
+from typing import Any
+
+from pspread.execution.base import Callback, WorkerStats
+from pspread.execution.query import Query
+from pspread.execution.worker import THREAD_ENV, worker_main
+
+_ENV_LOCK = threading.Lock()
+
+
+class Entry:
+    """One admitted query on its way through the executor."""
+
+    __slots__ = ("key", "query", "future", "callback", "submitted_at", "deadline", "attempts", "worker",
+                 "done", "started")
+
+    def __init__(self, key: int, query: Query, future: "cf.Future[Any]", callback: Callback | None,
+                 submitted_at: float, deadline: float | None) -> None:
+        self.key = key
+        self.query = query
+        self.future = future
+        self.callback = callback
+        self.submitted_at = submitted_at
+        self.deadline = deadline
+        self.attempts = 1
+        self.worker = -1  # slot index while on a worker, -1 while queued
+        self.done = False  # an outcome has been decided (a late answer is then dropped)
+        self.started = False  # future moved to RUNNING (it can no longer be cancelled)
+
+
+class Slot:
+    """One worker process as the parent tracks it."""
+
+    def __init__(self, index: int, proc: Any, conn: Any) -> None:
+        self.index = index
+        self.proc = proc
+        self.pid: int = proc.pid
+        self.conn = conn
+        self.alive = True  # may receive work / be waited on
+        self.ready = False  # has opened the graph and said so
+        self.accepting = False
+        self.draining = False  # past its memory limit: no new work
+        self.recycle = False  # replace it once it has exited
+        self.start_failures = 0
+        self.inflight: dict[int, Entry] = {}
+        self.known_models: set[int] = set()
+        self.send_lock = threading.Lock()
+        self.stats = WorkerStats(worker=index, pid=self.pid)
+        self._ps: Any = None
+
+    @property
+    def inflight_n(self) -> int:
+        return len(self.inflight)
+
+    def process_info(self) -> Any:
+        """A cached ``psutil.Process`` of this worker."""
+        if self._ps is None:
+            import psutil
+
+            self._ps = psutil.Process(self.pid)
+        return self._ps
+
+    def finish(self) -> None:
+        """Join the exited process and close the parent's end of its pipe."""
+        try:
+            self.proc.join(timeout=0.1)
+        except Exception:  # pragma: no cover - join of an already-joined process
+            pass
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+def spawn_worker(ctx: Any, index: int, graph_path: str, model: Any, kernel: str, flush_s: float) -> tuple[Any, Any]:
+    """Start one worker process; returns ``(process, parent end of its pipe)``.
+
+    The thread-pool variables are set to 1 in the environment the child is
+    started with (a spawned child reads them before numpy loads its BLAS).
+    """
+    parent_conn, child_conn = ctx.Pipe(duplex=True)
+    proc = ctx.Process(
+        target=worker_main,
+        args=(index, graph_path, model, kernel, child_conn, os.getpid()),
+        kwargs={"flush_s": flush_s},
+        name=f"pspread-worker-{index}",
+        daemon=True,
+    )
+    with _ENV_LOCK:
+        saved = {k: os.environ.get(k) for k in THREAD_ENV}
+        try:
+            for k in THREAD_ENV:
+                os.environ[k] = "1"
+            proc.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    child_conn.close()
+    return proc, parent_conn
