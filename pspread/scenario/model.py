@@ -271,7 +271,8 @@ class PhaseSpec(_Strict):
         problems: list[str] = []
         allowed = _ALLOWED[self.kind]
         for key in _KIND_SPECIFIC:
-            if key in self.model_fields_set and key not in allowed:
+            given = key in self.model_fields_set and getattr(self, key) != type(self).model_fields[key].default
+            if given and key not in allowed:
                 problems.append(f"{key} does not apply to a {self.kind} phase (it takes {', '.join(sorted(allowed))})")
         if self.kind == "constant" and self.rate_qps is None:
             problems.append("rate_qps is required for a constant phase")
