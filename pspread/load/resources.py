@@ -99,7 +99,7 @@ class ResourceSampler:
                 continue
 
     def _workers(self) -> dict[int, psutil.Process]:
-        pids = [p for p in self._pids() if p]
+        pids = [p for p in self._pids() if p and p != self._me.pid]  # an inline executor reports the parent
         for pid in pids:
             if pid not in self._procs:
                 try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from pspread.engine.labels import Labels, split_terms
 from pspread.engine.model import SpreadModel
 from pspread.errors import ScenarioError
 from pspread.execution.query import Query
+
+if TYPE_CHECKING:
+    from pspread.scenario.model import Scenario
 
 DISTRIBUTIONS = ("uniform", "zipf")
 DEFAULT_BLOCK = 1 << 16
@@ -41,13 +44,14 @@ class QueryKind:
 
 def sample_nodes(
     rng: np.random.Generator, num_nodes: int, size: int | tuple[int, ...], distribution: str = "uniform",
-    zipf_s: float = 1.0,
+    zipf_s: float = 1.0, hot_set: int | None = None,
 ) -> np.ndarray:
     """Node ids drawn uniformly, or from a Zipf law over a random permutation of the nodes.
 
-    The Zipf "hot set": rank r (1-based) has probability proportional to
-    ``1 / r**zipf_s``; ranks map to nodes through a seeded permutation, so the
-    hot nodes are spread over the graph rather than being the lowest ids.
+    The Zipf "hot set": rank r (1-based, up to ``hot_set`` ranks, default every
+    node) has probability proportional to ``1 / r**zipf_s``; ranks map to nodes
+    through a seeded permutation, so the hot nodes are spread over the graph
+    rather than being the lowest ids.
     """
     if num_nodes < 1:
         raise ScenarioError("the graph has no nodes to draw query seeds from")
@@ -56,9 +60,10 @@ def sample_nodes(
     if distribution == "zipf":
         if not np.isfinite(zipf_s) or zipf_s <= 0:
             raise ScenarioError(f"workload.zipf_s must be > 0, got {zipf_s!r}")
-        cdf = np.cumsum(np.arange(1, num_nodes + 1, dtype=np.float64) ** -float(zipf_s))
+        hot = num_nodes if hot_set is None else max(1, min(int(hot_set), num_nodes))
+        cdf = np.cumsum(np.arange(1, hot + 1, dtype=np.float64) ** -float(zipf_s))
         cdf /= cdf[-1]
-        ranks = np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), num_nodes - 1)
+        ranks = np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), hot - 1)
         return rng.permutation(num_nodes)[ranks]
     raise ScenarioError(f"workload.distribution must be one of {', '.join(DISTRIBUTIONS)}; got {distribution!r}")
 
@@ -93,7 +98,8 @@ def read_query_file(path: str | Path, labels: Labels | None = None) -> list[str]
 class Workload:
     """A seeded, repeating block of queries; ``query(k)`` is the k-th of the stream.
 
-    ``kinds``: the mix (weights need not sum to 1).  ``texts``: text queries to
+    ``kinds``: the mix (weights need not sum to 1).  ``distribution``,
+    ``zipf_s``, ``hot_set``: how seeds are drawn (see :func:`sample_nodes`).  ``texts``: text queries to
     draw from instead of node ids (a query file).  ``block``: how many distinct
     queries to pre-generate before the stream repeats.
     """
@@ -105,6 +111,7 @@ class Workload:
         seeds_per_query: int = 1,
         distribution: str = "uniform",
         zipf_s: float = 1.0,
+        hot_set: int | None = None,
         top_k: int | None = None,
         timeout_s: float | None = None,
         texts: Sequence[str] | None = None,
@@ -122,21 +129,21 @@ class Workload:
         self.block = max(1, int(block))
         rng = np.random.default_rng(seed)
         self.kind_index = rng.choice(len(kinds), size=self.block, p=weights / weights.sum())
-        self.seeds = self._draw_seeds(rng, num_nodes, seeds_per_query, distribution, zipf_s, texts)
+        self._sampling = (distribution, zipf_s, hot_set)
+        self.seeds = self._draw_seeds(rng, num_nodes, seeds_per_query, texts)
         # per-kind constants, resolved once: (top_k, timeout, model, name)
         self._consts = [(k.top_k or top_k, timeout_s, k.model, k.name) for k in kinds]
         self._kind_list = self.kind_index.tolist()
 
-    def _draw_seeds(self, rng: np.random.Generator, num_nodes: int, spq: int, distribution: str,
-                    zipf_s: float, texts: Sequence[str] | None) -> list:
+    def _draw_seeds(self, rng: np.random.Generator, num_nodes: int, spq: int, texts: Sequence[str] | None) -> list:
         if texts is not None:
             if not texts:
                 raise ScenarioError("workload.query_file holds no queries")
-            picks = sample_nodes(rng, len(texts), self.block, distribution, zipf_s)
+            picks = sample_nodes(rng, len(texts), self.block, *self._sampling)
             return [texts[i] for i in picks.tolist()]
         per_kind = np.asarray([k.seeds_per_query or spq for k in self.kinds])
         width = int(per_kind.max())
-        ids = sample_nodes(rng, num_nodes, (self.block, width), distribution, zipf_s)
+        ids = sample_nodes(rng, num_nodes, (self.block, width), *self._sampling)
         out: list = [None] * self.block
         for code, k in enumerate(per_kind.tolist()):
             rows = np.flatnonzero(self.kind_index == code)
@@ -161,3 +168,27 @@ class Workload:
 
     def kind_names(self) -> list[str]:
         return [k.name for k in self.kinds]
+
+
+def workload_for(scenario: "Scenario", num_nodes: int, labels: Labels | None = None,
+                 base_dir: Path | None = None) -> Workload:
+    """The scenario's workload section as a ``Workload`` over a graph of ``num_nodes``.
+
+    A mix of one type keeps ``Query.model`` None (the executor's model, set to
+    that type's) so nothing extra travels with each query.
+    """
+    spec = scenario.workload
+    types = scenario.query_types()
+    single = len(types) == 1
+    kinds = [QueryKind(t.name, t.weight, None if single else t.model, t.seeds_per_query, t.top_k) for t in types]
+    texts = None
+    if spec.seeds.query_file is not None:
+        path = Path(spec.seeds.query_file)
+        if not path.is_absolute() and base_dir is not None and not path.exists():
+            path = base_dir / path
+        texts = read_query_file(path, labels)
+    return Workload(
+        num_nodes, kinds=kinds, seeds_per_query=spec.seeds_per_query, distribution=spec.seeds.sampling,
+        zipf_s=spec.seeds.zipf_s, hot_set=spec.seeds.hot_set, top_k=spec.top_k, timeout_s=spec.timeout_s,
+        texts=texts, seed=spec.random_seed,
+    )
