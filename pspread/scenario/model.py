@@ -14,6 +14,7 @@ Python is checked exactly as one read from YAML.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, fields
@@ -68,20 +69,68 @@ class _Strict(BaseModel):
 
 # ----------------------------------------------------------------------- graph
 class GenerateSpec(_Strict):
-    """A synthetic graph, built (and cached) by the graph generators.
+    """A synthetic graph, built (and cached) by ``pspread.engine.generators``.
 
-    ``degree``: mean number of edges each node adds (Barabási–Albert ``m``,
-    Watts–Strogatz ``k``, Erdős–Rényi expected degree; ignored by ``grid``).
-    ``rewire_p``: Watts–Strogatz rewiring probability.  ``seed``: RNG seed, so a
-    scenario always benchmarks the same graph.
+    ``degree``: Barabási–Albert edges per new node, Watts–Strogatz ring
+    neighbours, Erdős–Rényi average degree (or give ``p``); ``rewire``:
+    Watts–Strogatz rewiring probability (default 0.1); ``grid`` takes
+    ``rows``/``cols`` (or ``nodes``: the nearest square).  ``seed``: RNG seed,
+    so a scenario always benchmarks the same graph.  ``weights: uniform``
+    draws random edge weights (default: all 1).  ``directed``: Erdős–Rényi only.
     """
 
     kind: GeneratorKind = "barabasi-albert"
-    nodes: int = Field(20_000, ge=1)
-    degree: int = Field(4, ge=1)
+    nodes: Optional[int] = Field(None, ge=1)
+    degree: Optional[int] = Field(None, ge=1)
+    p: Optional[float] = Field(None, ge=0, le=1)
+    rewire: Optional[float] = Field(None, ge=0, le=1)
+    rows: Optional[int] = Field(None, ge=1)
+    cols: Optional[int] = Field(None, ge=1)
     seed: int = 0
-    rewire_p: float = Field(0.1, ge=0, le=1)
+    weights: Optional[Literal["uniform"]] = None
     directed: bool = False
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> "GenerateSpec":
+        allowed = _GENERATOR_PARAMS[self.kind]
+        wrong = [k for k in ("p", "rewire", "rows", "cols") if getattr(self, k) is not None and k not in allowed]
+        if self.directed and "directed" not in allowed:
+            wrong.append("directed")
+        if self.kind == "grid" and self.degree is not None:
+            wrong.append("degree")
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} does not apply to {self.kind} "
+                             f"(it takes {', '.join(sorted(allowed))})")
+        if self.kind == "grid":
+            if (self.rows is None) != (self.cols is None):
+                raise ValueError("a grid needs both rows and cols (or just nodes)")
+            if self.rows is None:
+                side = max(1, math.isqrt(self.nodes or 20_000))
+                self.rows = self.cols = side
+        else:
+            if self.nodes is None:
+                self.nodes = 20_000
+            if self.degree is None and not (self.kind == "erdos-renyi" and self.p is not None):
+                self.degree = 4
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """Keyword arguments for ``generate_graph(kind, **params)``."""
+        keys = _GENERATOR_PARAMS[self.kind]
+        return {k: getattr(self, k) for k in sorted(keys) if getattr(self, k) is not None
+                and not (k == "directed" and not self.directed)}
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.rows * self.cols) if self.kind == "grid" else int(self.nodes or 0)  # type: ignore[operator]
+
+
+_GENERATOR_PARAMS: dict[str, set[str]] = {
+    "erdos-renyi": {"nodes", "degree", "p", "seed", "directed", "weights"},
+    "barabasi-albert": {"nodes", "degree", "seed", "weights"},
+    "watts-strogatz": {"nodes", "degree", "rewire", "seed", "weights"},
+    "grid": {"rows", "cols", "seed", "weights"},
+}
 
 
 class GraphSpec(_Strict):
