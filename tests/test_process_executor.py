@@ -1,0 +1,235 @@
+"""The process executor's promises under stress: timeouts, overload, cancellation,
+a worker killed mid-load, the parent killed, balancing, the memory guard, and
+no process left behind by any test.
+
+Slow queries come from a test hook honoured only with ``PSPREAD_TEST_HOOKS=1``
+in the worker's environment: a query of kind ``__sleep_ms:N`` sleeps N ms.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pspread import Graph, Outcome, ProcessExecutor, Query, SpreadModel
+from pspread.engine.io import save_graph
+from pspread.errors import ExecutorError, GraphError
+
+KERNEL = "reference"
+MODEL = SpreadModel.preset("threshold")
+
+
+def sleepy(ms: int, **kw: object) -> Query:
+    return Query(seeds=[1], kind=f"__sleep_ms:{ms}", **kw)  # type: ignore[arg-type]
+
+
+def _wait_until(cond, timeout: float = 20.0, step: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def _is_tracker(p: psutil.Process) -> bool:
+    """multiprocessing's resource tracker: one per interpreter, started by the first spawn,
+    it lives as long as this process does -- not a worker."""
+    try:
+        return "resource_tracker" in " ".join(p.cmdline())
+    except psutil.Error:
+        return False
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> str:
+    n = 30
+    src = [i for i in range(n) for _ in range(2)]
+    dst = [(i + k) % n for i in range(n) for k in (1, 7)]
+    path = tmp_path_factory.mktemp("proc") / "g"
+    save_graph(Graph.from_edges(src, dst, num_nodes=n), path)
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PSPREAD_TEST_HOOKS", "1")
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    yield
+
+    def left() -> list[psutil.Process]:
+        return [p for p in me.children(recursive=True)
+                if p.pid not in before and not _gone(p.pid) and not _is_tracker(p)]
+
+    _wait_until(lambda: not left(), timeout=5)
+    assert not left(), f"processes left behind: {left()}"
+
+
+def make(bundle: str, **kw: object) -> ProcessExecutor:
+    kw.setdefault("workers", 2)
+    return ProcessExecutor(bundle, model=MODEL, kernel=KERNEL, **kw)  # type: ignore[arg-type]
+
+
+def test_running_query_past_its_timeout_is_timed_out_and_late_answer_dropped(bundle: str) -> None:
+    with make(bundle, workers=1) as ex:
+        slow = ex.submit(sleepy(400, timeout_s=0.05))
+        res = slow.result(timeout=30)
+        assert res.outcome is Outcome.TIMED_OUT and "timeout_s" in (res.error or "")
+        assert ex.submit(Query(seeds=[2])).result(timeout=30).ok  # answered after the late one
+        st = ex.stats()
+        assert st.outcomes == {"timed_out": 1, "ok": 1}
+        assert st.completed == 1 == sum(w.queries for w in st.workers)
+
+
+def test_queued_query_times_out_in_the_queue(bundle: str) -> None:
+    with make(bundle, workers=1, max_in_flight=1) as ex:
+        first = ex.submit(sleepy(300))
+        waiting = ex.submit(Query(seeds=[3], timeout_s=0.05))
+        assert waiting.result(timeout=30).outcome is Outcome.TIMED_OUT
+        assert first.result(timeout=30).ok
+        assert ex.stats().outcomes == {"timed_out": 1, "ok": 1}
+
+
+def test_overload_is_answered_at_once_and_counted(bundle: str) -> None:
+    got: list = []
+    with make(bundle, workers=1, max_in_flight=1, queue_size=1) as ex:
+        running = ex.submit(sleepy(300))
+        queued = ex.submit(Query(seeds=[1]))
+        refused = ex.submit(Query(seeds=[1]), callback=got.append)
+        assert refused.done() and refused.result().outcome is Outcome.OVERLOADED
+        assert got and got[0].outcome is Outcome.OVERLOADED
+        assert running.result(timeout=30).ok and queued.result(timeout=30).ok
+        st = ex.stats()
+        assert st.outcomes == {"overloaded": 1, "ok": 2} and st.submitted == 3
+
+
+def test_cancel_a_queued_query_and_close_cancels_the_rest(bundle: str) -> None:
+    got: list = []
+    ex = make(bundle, workers=1, max_in_flight=1)
+    running = ex.submit(sleepy(300))
+    queued = ex.submit(Query(seeds=[1]), callback=got.append)
+    assert queued.cancel()
+    assert running.result(timeout=30).ok
+    assert _wait_until(lambda: ex.stats().outcomes.get("cancelled") == 1)
+    assert got and got[0].outcome is Outcome.CANCELLED
+    pending = [ex.submit(sleepy(200)) for _ in range(3)]
+    ex.close()
+    outs = [f.result(timeout=10).outcome for f in pending]
+    assert all(o is Outcome.CANCELLED for o in outs)
+    with pytest.raises(ExecutorError):
+        ex.submit(Query(seeds=[1]))
+
+
+def test_worker_killed_under_load_loses_no_query(bundle: str) -> None:
+    done = threading.Semaphore(0)
+    n = 300
+    with make(bundle, workers=2, max_in_flight=64) as ex:
+        victim = ex.pids()[0]
+        futures = [ex.submit(sleepy(3), callback=lambda r: done.release()) for _ in range(n)]
+        for _ in range(20):
+            assert done.acquire(timeout=30)
+        os.kill(victim, signal.SIGKILL)
+        results = [f.result(timeout=60) for f in futures]
+        assert len(results) == n
+        outcomes = {r.outcome for r in results}
+        assert outcomes <= {Outcome.OK, Outcome.WORKER_LOST}
+        assert any(r.attempts == 2 for r in results), "the dead worker's queries were retried"
+        assert all(r.ok for r in results if r.attempts == 2 and r.outcome is not Outcome.WORKER_LOST)
+        st = ex.stats()
+        assert st.submitted == n == sum(st.outcomes.values())
+        assert sum(w.restarts for w in st.workers) == 1
+        assert _wait_until(lambda: len(ex.pids()) == 2 and victim not in ex.pids())
+        assert ex.submit(Query(seeds=[4])).result(timeout=30).ok  # the replacement works
+
+
+def test_workers_exit_when_the_parent_is_killed(bundle: str, tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pspread import ProcessExecutor
+        ex = ProcessExecutor({bundle!r}, workers=2, kernel={KERNEL!r})
+        print(*ex.pids(), flush=True)
+        time.sleep(60)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout:
+            child.stdout.close()
+    assert _wait_until(lambda: all(_gone(p) for p in pids), timeout=10), "workers outlived their parent"
+
+
+@pytest.mark.parametrize("balance", ["least-loaded", "round-robin", "power-of-two"])
+def test_every_balance_strategy_uses_both_workers(bundle: str, balance: str) -> None:
+    with make(bundle, balance=balance) as ex:
+        results = ex.map([sleepy(2) for _ in range(40)] + [Query(seeds=[i % 30]) for i in range(40)])
+        assert all(r.ok for r in results)
+        per_worker = [w.queries for w in ex.stats().workers]
+        assert all(q > 0 for q in per_worker) and sum(per_worker) == 80
+        assert {r.worker for r in results} == {0, 1}
+
+
+def test_unknown_balance_strategy_is_refused(bundle: str) -> None:
+    with pytest.raises(ExecutorError, match="least-loaded"):
+        make(bundle, balance="random-ish")
+
+
+def test_memory_guard_recycles_a_worker(bundle: str) -> None:
+    with make(bundle, workers=1, memory_limit_mb=1, memory_check_s=0.05) as ex:
+        first = ex.pids()
+        assert ex.submit(Query(seeds=[1])).result(timeout=30).ok
+        assert _wait_until(lambda: ex.stats().workers[0].restarts >= 1)
+        assert ex.pids() != first
+        results = ex.map([Query(seeds=[i]) for i in range(10)], timeout_s=60)
+        assert all(r.ok for r in results)
+        assert ex.stats().completed == 11
+
+
+def test_a_failing_query_does_not_take_the_worker_down(bundle: str) -> None:
+    with make(bundle, workers=1) as ex:
+        pids = ex.pids()
+        res = ex.submit(Query(seeds=[1], kind="__raise")).result(timeout=30)
+        assert res.outcome is Outcome.INVALID and "internal error" in (res.error or "")
+        assert ex.submit(Query(seeds=[1])).result(timeout=30).ok
+        assert ex.pids() == pids and ex.stats().workers[0].restarts == 0
+
+
+def test_exception_inside_with_block_stops_every_worker(bundle: str) -> None:
+    pids: list[int] = []
+    with pytest.raises(RuntimeError):
+        with make(bundle) as ex:
+            pids = list(ex.pids())
+            ex.submit(sleepy(100))
+            raise RuntimeError("boom")
+    assert pids and all(_gone(p) for p in pids)
+
+
+def test_bad_start_is_an_error_and_leaves_nothing(bundle: str, tmp_path: Path) -> None:
+    with pytest.raises(ExecutorError, match="unknown kernel"):
+        ProcessExecutor(bundle, kernel="no-such-kernel")
+    with pytest.raises(GraphError, match="bundle"):
+        ProcessExecutor(tmp_path / "missing")
+    with pytest.raises(ExecutorError, match="max_in_flight"):
+        ProcessExecutor(bundle, max_in_flight=0)
