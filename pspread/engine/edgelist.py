@@ -234,7 +234,7 @@ def _parse_lines(
         if not line or line.startswith(b"#"):
             continue
         where = f"{path}, line {lineno}"
-        fields = _split(line, layout.delim)
+        fields = _split(raw.rstrip(b"\r\n"), layout.delim)  # unstripped: a leading tab is an empty column
         if len(fields) != layout.ncols:
             cols = "source, target, weight" if layout.ncols == 3 else "source, target"
             raise GraphError(f"{where}: {len(fields)} column(s), expected {layout.ncols} ({cols}) as on the first "
