@@ -61,6 +61,14 @@ def _build(
     directed: bool, source: str,
 ) -> Graph:
     """Drop loops and duplicates, draw weights, and build the Graph."""
+    if weights is None:  # one CSR pass: duplicates merge, then every arc weighs 1 again
+        keep = src != dst
+        src, dst = src[keep], dst[keep]
+        if not directed:
+            src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+        indptr, indices, data = csr_from_arcs(src, dst, np.ones(len(src), dtype=np.float32), n)
+        data[:] = 1.0
+        return Graph(indptr, indices, data, directed=directed, source=source, validate=False)
     if directed:
         src, dst = _unique_edges(src, dst, n)
     else:
@@ -147,8 +155,7 @@ def barabasi_albert(n: int, m: int, seed: int | None = 0, weights: str | None = 
     rng = np.random.default_rng(seed)
     k_total = n * m
     k = np.arange(k_total, dtype=np.int64)
-    ref = np.floor(rng.random(k_total) * (2 * k + 1)).astype(np.int64)  # uniform in [0, 2k]
-    np.minimum(ref, 2 * k, out=ref)
+    ref = rng.integers(0, 2 * k + 1)  # uniform in [0, 2k]
     odd = np.flatnonzero(ref & 1)
     while len(odd):  # follow copies: slot 2j+1 holds whatever ref[j] points to
         ref[odd] = ref[(ref[odd] - 1) >> 1]

@@ -1,0 +1,303 @@
+"""The compiled inner loop of the frontier kernel (numba).
+
+Kept apart from ``frontier.py`` so the Python side stays readable and this file
+holds only the loop that needs compiling.  The loop is the spreading rule of
+DESIGN.md restricted to the active set:
+
+* ``active[:n_active]`` lists every node that holds (or held) activation;
+* ``act`` is a full-length float64 buffer, zero outside the active set;
+* ``old`` holds the activations at the start of the step, aligned with ``active``.
+
+Compiled with ``cache=True`` so worker processes load machine code from disk
+instead of compiling again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: return codes of ``spread_one``
+DONE = 0
+HANDOFF = 1  # the frontier grew past ``switch_arcs``: continue on the dense kernel
+
+#: bits of the per-node ``flags`` byte (one byte, so one cache miss per arc, not three)
+SEEN = 1  # in the active list
+MARK = 2  # visited this step (its old value is recorded)
+CAND = 4  # may fire next step
+
+
+@njit(cache=True, nogil=True)
+def spread_one(
+    indptr, indices, p, share, sink,  # graph: CSR, P_ij, 1 - r_i, sink mask
+    seed_nodes, seed_vals, s_share,  # seeds, their activations, s / sum(s)
+    theta, stay, beta, lam, sigma, tol, max_steps, restart_sinks, switch_arcs,
+    act, seen, active, old, scratch,  # the pool: preallocated, zero/False on entry
+):  # pragma: no cover - compiled
+    """Run one query; returns (code, n_active, steps, converged, arcs)."""
+    n_seeds = seed_nodes.shape[0]
+    n_active = 0
+    for k in range(n_seeds):
+        i = seed_nodes[k]
+        act[i] = seed_vals[k]
+        seen[i] = True
+        active[n_active] = i
+        n_active += 1
+    steps = 0
+    arcs = 0
+    converged = False
+    for _ in range(max_steps):
+        for k in range(n_active):
+            old[k] = act[active[k]]
+        n_start = n_active
+        if switch_arcs >= 0:
+            due = 0
+            for k in range(n_start):
+                if old[k] >= theta and old[k] > 0:
+                    i = active[k]
+                    due += indptr[i + 1] - indptr[i]
+            if due > switch_arcs:
+                return HANDOFF, n_active, steps, False, arcs
+        # fire: retain r_i, spread 1 - r_i along the out-arcs; non-firing nodes stay
+        dangling = 0.0
+        for k in range(n_start):
+            v = old[k]
+            if v < theta or v <= 0:
+                continue
+            i = active[k]
+            g = v * share[i]
+            if g == 0:
+                continue
+            act[i] -= g
+            if sink[i]:
+                dangling += g
+                continue
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                act[j] += g * p[e]
+                if not seen[j]:
+                    seen[j] = True
+                    active[n_active] = j
+                    old[n_active] = 0.0
+                    n_active += 1
+            arcs += indptr[i + 1] - indptr[i]
+        if restart_sinks and dangling > 0:
+            for k in range(n_seeds):
+                act[seed_nodes[k]] += dangling * s_share[k]
+        # decay and restart
+        for k in range(n_active):
+            act[active[k]] *= stay
+        if beta > 0:
+            for k in range(n_seeds):
+                act[seed_nodes[k]] += beta * seed_vals[k]
+        # lateral inhibition: every b_k is read before any is changed
+        if lam > 0:
+            for k in range(n_active):
+                i = active[k]
+                deg = indptr[i + 1] - indptr[i]
+                b = act[i]
+                if deg > 0:
+                    total = 0.0
+                    for e in range(indptr[i], indptr[i + 1]):
+                        total += act[indices[e]]
+                    b = b - lam * total / deg
+                    if b < 0:
+                        b = 0.0
+                scratch[k] = b
+            for k in range(n_active):
+                act[active[k]] = scratch[k]
+        # suppress, and the L1 change
+        change = 0.0
+        for k in range(n_active):
+            i = active[k]
+            b = act[i]
+            if b < sigma:
+                b = 0.0
+                act[i] = 0.0
+            change += abs(b - old[k])
+        steps += 1
+        if change <= tol:
+            converged = True
+            break
+    return DONE, n_active, steps, converged, arcs
+
+
+@njit(cache=True, nogil=True)
+def spread_lazy(
+    indptr, indices, p, share, sink,
+    seed_nodes, seed_vals, s_share,
+    theta, stay, beta, tol, max_steps, restart_sinks, switch_arcs,
+    act, flags, active, cand, slist, sold, fire, fval,
+):  # pragma: no cover - compiled
+    """Run one query without suppression or inhibition; same returns as ``spread_one``.
+
+    Decay is applied lazily: ``act`` stores activation / c, and multiplying the
+    scale c by (1 - δ) decays every node at once.  Then only nodes that can
+    change need visiting each step: a node that neither fired nor received
+    mass can only decay, so it cannot start firing.  The candidates of the next
+    step are this step's firing nodes, the nodes they reached and the seeds.
+    The L1 change is exact: visited nodes are summed, and the rest changed by
+    δ times their mass, which is the total mass M (conserved by spreading,
+    scaled by decay, raised by restart) less the visited nodes' mass.
+    """
+    n_seeds = seed_nodes.shape[0]
+    n_active = 0
+    n_cand = 0
+    s_total = 0.0
+    for k in range(n_seeds):
+        i = seed_nodes[k]
+        act[i] = seed_vals[k]
+        flags[i] |= SEEN
+        active[n_active] = i
+        n_active += 1
+        cand[n_cand] = i
+        flags[i] |= CAND
+        n_cand += 1
+        s_total += seed_vals[k]
+    c = 1.0
+    mass = s_total
+    steps = 0
+    arcs = 0
+    converged = False
+    for _ in range(max_steps):
+        # which candidates fire (true activation = stored * c)
+        n_fire = 0
+        due = 0
+        for k in range(n_cand):
+            i = cand[k]
+            flags[i] &= ~CAND
+            v = act[i] * c
+            if v >= theta and v > 0:
+                fire[n_fire] = i
+                fval[n_fire] = v
+                n_fire += 1
+                due += indptr[i + 1] - indptr[i]
+        n_cand = 0
+        if switch_arcs >= 0 and due > switch_arcs:
+            for k in range(n_active):
+                act[active[k]] *= c
+            return HANDOFF, n_active, steps, False, arcs
+        n_s = 0
+        for k in range(n_seeds):  # seeds: restart and dangling mass land here
+            i = seed_nodes[k]
+            flags[i] |= MARK
+            slist[n_s] = i
+            sold[n_s] = act[i] * c
+            n_s += 1
+        dangling = 0.0
+        inv_c = 1.0 / c
+        for f in range(n_fire):
+            i = fire[f]
+            if not flags[i] & MARK:
+                flags[i] |= MARK
+                slist[n_s] = i
+                sold[n_s] = fval[f]
+                n_s += 1
+            if not flags[i] & CAND:
+                flags[i] |= CAND
+                cand[n_cand] = i
+                n_cand += 1
+            g = fval[f] * share[i]
+            if g == 0:
+                continue
+            act[i] -= g * inv_c
+            if sink[i]:
+                dangling += g
+                continue
+            gs = g * inv_c
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if not flags[j] & MARK:
+                    flags[j] |= MARK
+                    slist[n_s] = j
+                    sold[n_s] = act[j] * c
+                    n_s += 1
+                    if not flags[j] & SEEN:
+                        flags[j] |= SEEN
+                        active[n_active] = j
+                        n_active += 1
+                    if not flags[j] & CAND:
+                        flags[j] |= CAND
+                        cand[n_cand] = j
+                        n_cand += 1
+                act[j] += gs * p[e]
+            arcs += indptr[i + 1] - indptr[i]
+        if restart_sinks and dangling > 0:
+            for k in range(n_seeds):
+                act[seed_nodes[k]] += dangling * s_share[k] * inv_c
+        # decay everything at once, then restart the seeds
+        c *= stay
+        if c == 0.0:  # δ = 1: everything but the restart is gone
+            for k in range(n_active):
+                act[active[k]] = 0.0
+            c = 1.0
+        if beta > 0:
+            for k in range(n_seeds):
+                act[seed_nodes[k]] += beta * seed_vals[k] / c
+        if beta > 0 or restart_sinks:
+            for k in range(n_seeds):
+                i = seed_nodes[k]
+                if not flags[i] & CAND:
+                    flags[i] |= CAND
+                    cand[n_cand] = i
+                    n_cand += 1
+        # exact L1 change: visited nodes, plus δ x the mass of the rest
+        visited_old = 0.0
+        change = 0.0
+        for k in range(n_s):
+            i = slist[k]
+            flags[i] &= ~MARK
+            visited_old += sold[k]
+            change += abs(act[i] * c - sold[k])
+        rest = mass - visited_old
+        if rest > 0:
+            change += (1.0 - stay) * rest
+        mass = stay * mass + beta * s_total
+        if c < 1e-150:  # keep the stored values finite
+            for k in range(n_active):
+                act[active[k]] *= c
+            c = 1.0
+        steps += 1
+        if change <= tol:
+            converged = True
+            break
+    for k in range(n_cand):
+        flags[cand[k]] &= ~CAND
+    for k in range(n_active):
+        act[active[k]] *= c
+    return DONE, n_active, steps, converged, arcs
+
+
+@njit(cache=True, nogil=True)
+def collect_and_reset(act, seen, active, n_active, out_nodes, out_vals):  # pragma: no cover - compiled
+    """Copy the positive activations out and zero the pool; returns how many."""
+    m = 0
+    for k in range(n_active):
+        i = active[k]
+        v = act[i]
+        if v > 0:
+            out_nodes[m] = i
+            out_vals[m] = v
+            m += 1
+        act[i] = 0.0
+        seen[i] = 0
+    return m
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) both functions on a two-node graph."""
+    indptr = np.array([0, 1, 1], dtype=np.int64)
+    indices = np.array([1], dtype=np.int32)
+    f32 = np.float32
+    p = np.ones(1, f32)
+    share = np.full(2, 0.5, f32)
+    sink = np.array([False, True])
+    act = np.zeros(2)
+    seen = np.zeros(2, dtype=np.bool_)
+    active = np.zeros(2, dtype=np.int64)
+    old = np.zeros(2)
+    nodes = np.array([0], dtype=np.int64)
+    vals = np.ones(1, f32)
+    _, n, _, _, _ = spread_one(indptr, indices, p, share, sink, nodes, vals, vals, 0.0, 1.0, 0.0, 0.0, 0.0,
+                               0.0, 2, False, -1, act, seen, active, old, old.copy())
+    collect_and_reset(act, seen, active, n, np.zeros(2, np.int64), np.zeros(2, f32))

@@ -1,0 +1,24 @@
+"""Shared fixtures: small graphs with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pspread
+
+
+@pytest.fixture
+def spreadr_graph() -> "pspread.Graph":
+    """spreadr's published example: arcs 1→2, 1→5, 2→4, 2→5, 4→1, 4→2, 4→3 (0-based here)."""
+    src = np.array([1, 1, 2, 2, 4, 4, 4]) - 1
+    dst = np.array([2, 5, 4, 5, 1, 2, 3]) - 1
+    return pspread.Graph.from_edges(src, dst)
+
+
+def random_graph(n: int, m: int, seed: int, weighted: bool = True) -> "pspread.Graph":
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, n, m)
+    dst = rng.integers(0, n, m)
+    w = rng.uniform(0.1, 1.0, m) if weighted else None
+    return pspread.Graph.from_edges(src, dst, w, num_nodes=n)

@@ -1,0 +1,106 @@
+"""Spreading semantics on graphs with known answers: every kernel, exactly."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import pspread
+from pspread.engine.kernels import KERNELS
+
+from conftest import random_graph
+
+ALL = list(KERNELS)
+
+
+@pytest.mark.parametrize("kernel", ALL)
+@pytest.mark.parametrize(
+    "steps, expected",
+    [(1, [0, 10, 0, 0, 10]), (2, [0, 0, 0, 5, 15]), (3, [5 / 3, 5 / 3, 5 / 3, 0, 15])],
+)
+def test_spreadr_published_case_retention_0(spreadr_graph, kernel, steps, expected):
+    model = pspread.SpreadModel.preset("spreadr", retention=0.0, max_steps=steps)
+    result = pspread.Spreader(spreadr_graph, model, kernel=kernel).query({0: 20.0})
+    np.testing.assert_allclose(result.activation(), expected, rtol=1e-6)
+    assert result.steps == steps
+
+
+@pytest.mark.parametrize("kernel", ALL)
+@pytest.mark.parametrize("steps, expected", [(1, [5, 5]), (2, [1.25, 3.75]), (3, [0.3125, 2.1875])])
+def test_spreadr_published_case_decay(kernel, steps, expected):
+    g = pspread.Graph.from_edges([0], [1])
+    model = pspread.SpreadModel.preset("spreadr", retention=0.5, decay=0.5, max_steps=steps)
+    result = pspread.Spreader(g, model, kernel=kernel).query({0: 20})
+    np.testing.assert_allclose(result.activation(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", ALL)
+def test_star_by_hand(kernel):
+    # centre 0 -> leaves 1..4 (sinks keep); r = 0.5, no decay
+    g = pspread.Graph.from_edges([0, 0, 0, 0], [1, 2, 3, 4])
+    model = pspread.SpreadModel(retention=0.5, max_steps=2)
+    act = pspread.Spreader(g, model, kernel=kernel).query([0]).activation()
+    # step 1: centre keeps 0.5, each leaf 0.125; step 2: centre keeps 0.25, leaves +0.0625
+    np.testing.assert_allclose(act, [0.25, 0.1875, 0.1875, 0.1875, 0.1875], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", ALL)
+def test_chain_threshold_blocks_spreading(kernel):
+    # 0 -> 1 -> 2 -> 3, r = 0, decay 0.2, θ = 0.7: 0.8 fires, 0.64 does not
+    g = pspread.Graph.from_edges([0, 1, 2], [1, 2, 3])
+    model = pspread.SpreadModel(retention=0.0, decay=0.2, threshold=0.7, max_steps=3)
+    act = pspread.Spreader(g, model, kernel=kernel).query([0]).activation()
+    np.testing.assert_allclose(act, [0, 0, 0.512, 0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", ALL)
+def test_sinks_restart_returns_mass_to_seeds(kernel):
+    # 0 -> 1, 1 is a sink; r = 0: all of 1's mass goes back to seed 0
+    g = pspread.Graph.from_edges([0], [1])
+    model = pspread.SpreadModel(retention=0.0, sinks="restart", max_steps=2)
+    act = pspread.Spreader(g, model, kernel=kernel).query([0]).activation()
+    np.testing.assert_allclose(act, [1.0, 0.0], atol=1e-7)
+
+
+@pytest.mark.parametrize("kernel", ALL)
+def test_inhibition_and_suppress(kernel):
+    # 0 -> 1, 0 -> 2, 1 -> 0; after one step (r = 0.5): a = [0.5, .25, .25]
+    g = pspread.Graph.from_edges([0, 0, 1], [1, 2, 0])
+    model = pspread.SpreadModel(retention=0.5, inhibition=0.4, suppress=0.3, max_steps=1)
+    act = pspread.Spreader(g, model, kernel=kernel).query([0]).activation()
+    # inhibition: node0 - 0.4*mean(.25,.25) = 0.4; node1 - 0.4*0.5 = 0.05; node2 (sink) stays 0.25
+    # suppress 0.3: only node 0 survives
+    np.testing.assert_allclose(act, [0.4, 0, 0], atol=1e-7)
+
+
+@pytest.mark.parametrize("kernel", ALL)
+def test_tolerance_stops_early(kernel):
+    g = pspread.Graph.from_edges([0, 1], [1, 0])
+    model = pspread.SpreadModel(retention=0.5, max_steps=50, tolerance=1e-9)
+    result = pspread.Spreader(g, model, kernel=kernel).query([0])
+    assert result.converged and result.steps < 50
+    np.testing.assert_allclose(result.activation(), [0.5, 0.5], atol=1e-6)
+
+
+def _networkx_ppr(g: pspread.Graph, seeds: list[int], alpha: float) -> np.ndarray:
+    G = nx.DiGraph()
+    G.add_nodes_from(range(g.num_nodes))
+    rows = g.arc_rows()
+    G.add_weighted_edges_from(zip(rows.tolist(), g.indices.tolist(), g.weights.astype(float).tolist()))
+    pers = {s: 1.0 for s in seeds}
+    pr = nx.pagerank(G, alpha=alpha, personalization=pers, weight="weight", tol=1e-13, max_iter=10_000)
+    return np.array([pr[i] for i in range(g.num_nodes)])
+
+
+@pytest.mark.parametrize("kernel, bound", [("reference", 1e-6), ("frontier", 1e-6), ("auto", 1e-6), ("dense", 1e-5)])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ppr_agrees_with_networkx(kernel, bound, seed):
+    g = random_graph(n=60, m=150, seed=seed)
+    assert g.sink_mask.any(), "the test graph should have sinks (dangling nodes)"
+    seeds = [0, 7, 11]
+    expected = _networkx_ppr(g, seeds, alpha=0.85)
+    model = pspread.SpreadModel.preset("ppr", alpha=0.85, max_steps=2000, tolerance=1e-12)
+    act = pspread.Spreader(g, model, kernel=kernel).query(seeds).activation().astype(np.float64)
+    got = act / act.sum()
+    assert np.abs(got - expected).sum() <= bound
