@@ -81,7 +81,9 @@ def error_rate(errors: int, total: int) -> float:
 
 
 # ------------------------------------------------------------ per-second series
-@dataclass(frozen=True)
+_SERIES_COLUMNS = ("second", "count", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+
+@dataclass(frozen=True, eq=False)
 class Series:
     """One row per whole second of a phase: queries ended, errors, latency percentiles.
 
@@ -100,6 +102,13 @@ class Series:
     def __len__(self) -> int:
         return int(self.second.size)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Series):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=True) for k in _SERIES_COLUMNS)
+
+    __hash__ = None  # type: ignore[assignment]
+
     @property
     def qps(self) -> np.ndarray:
         """Completed queries per second, bucket by bucket (errors included)."""
@@ -108,7 +117,7 @@ class Series:
     def to_dict(self) -> dict[str, list[Any]]:
         """Columns as plain lists; NaN becomes None so the result is valid JSON."""
         out: dict[str, list[Any]] = {}
-        for name in ("second", "count", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms"):
+        for name in _SERIES_COLUMNS:
             values = getattr(self, name).tolist()
             out[name] = [None if isinstance(v, float) and math.isnan(v) else v for v in values]
         return out
