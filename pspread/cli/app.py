@@ -29,6 +29,8 @@ _COMMAND_MODULES = [
     "pspread.cli.graph_cmd",
     "pspread.cli.query_cmd",
     "pspread.cli.bench_cmd",
+    "pspread.cli.scenarios_cmd",
+    "pspread.cli.compare_cmd",
 ]
 
 

@@ -382,7 +382,7 @@ def load_scenario(source: str | Path | None = None, overrides: Mapping[str, Any]
     (a ``ScenarioError``) listing every problem.
     """
     if source is None:
-        text, where = _default_text(), "default scenario"
+        text, where = default_scenario_text(), "default scenario"
     elif isinstance(source, Path) or not _looks_like_text(source):
         path = Path(source)
         if not path.is_file():
@@ -401,7 +401,8 @@ def _looks_like_text(source: str) -> bool:
     return "\n" in source or (":" in source and not Path(source).exists())
 
 
-def _default_text() -> str:
+def default_scenario_text() -> str:
+    """The YAML of the built-in default scenario (shipped as package data)."""
     return resources.files("pspread").joinpath("scenarios/default.yaml").read_text(encoding="utf-8")
 
 
@@ -448,6 +449,6 @@ def resolve_scenario(name_or_path: str | Path | None) -> str | Path | None:
     raise ScenarioError(f"{name}: no such scenario file or shipped scenario{hint}")
 
 
-__all__ = ["load_scenario", "default_scenario", "ScenarioValidationError", "Problem", "LineLoader",
+__all__ = ["load_scenario", "default_scenario", "default_scenario_text", "ScenarioValidationError", "Problem", "LineLoader",
            "env_overrides", "parse_scalar", "parse_set_option", "find_scenarios", "resolve_scenario",
            "scenario_dirs", "allowed_keys", "ENV_VARS", "SHORTCUTS"]
