@@ -159,3 +159,17 @@ def test_environment_probes(tmp_path: Path) -> None:
     fake.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\n")
     assert cpu_model(fake) == "Test CPU 9000"
     assert git_revision(tmp_path) is None  # not a git checkout: tolerated, recorded as None
+
+
+def test_phase_record_from_a_runner_dict_keeps_unknown_keys() -> None:
+    series = per_second([0.5, 1.5], [3.0, 4.0], duration_s=2)
+    record = {"name": "steady", "kind": "constant", "measured": True, "planned_s": 2.0,
+              "driver": {"late": 1}, "latency_ms": summarize([3.0, 4.0]).to_dict(), "outcomes": {"ok": 2},
+              "errors": 0, "total": 2, "error_rate": 0.0, "throughput_qps": 1.0, "per_worker": {"0": 2},
+              "series": series.to_dict(), "resources": {"parent_cpu_s": 0.1}}
+    phase = PhaseResult.from_dict(record)
+    assert phase.extra == {"driver": {"late": 1}, "resources": {"parent_cpu_s": 0.1}}
+    assert phase.latency_ms.med == 3.5 and phase.series == series
+    assert PhaseResult.from_dict(phase.to_dict()) == phase
+    with pytest.raises(ResultsError, match="steady"):
+        PhaseResult.from_dict({"name": "steady"})

@@ -82,6 +82,11 @@ def validate(
         raise typer.Exit(EXIT_USAGE)
 
 
+def _first_sentence(text: str) -> str:
+    head, sep, _ = text.partition(". ")
+    return head + ("." if sep else "")
+
+
 @scenarios_app.command("list")
 def list_scenarios(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -100,10 +105,11 @@ def list_scenarios(
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title="scenarios", title_justify="left")
-    for column in ("name", "length", "description", "file"):
-        table.add_column(column, overflow="fold")
+    table.add_column("name", no_wrap=True, style="bold")
+    table.add_column("length", no_wrap=True)
+    table.add_column("description", ratio=1)
     for row in rows:
-        table.add_row(row["name"], row["summary"], row["description"], row["path"])
+        table.add_row(row["name"], row["summary"].replace(", ", "\n"), _first_sentence(row["description"]))
     _console().print(table)
     _console().print("Run one with `pspread run NAME` or `pspread run FILE`; check a file with "
                      "`pspread scenarios validate FILE`.")
