@@ -137,8 +137,11 @@ def test_phase_kind_rules() -> None:
 
 def test_model_overrides_are_checked() -> None:
     problems = _problems("model: {overrides: {retention: 2}}\nworkload: {mix: [{name: a, overrides: {foo: 1}}]}\n")
-    assert any("model:" in p and "retention must lie in [0, 1]" in p for p in problems)
-    assert any("workload.mix.0.overrides" in p and "foo" in p for p in problems)
+    assert "<scenario text>:1: model.overrides: retention must lie in [0, 1], got 2" in problems
+    assert any(p.startswith("<scenario text>:2: workload.mix.0.overrides:") and "foo" in p for p in problems)
+    # cross-field checks on the mix (valid names, invalid values) point at the entry's overrides too
+    mix = _problems("workload:\n  mix:\n    - name: a\n      overrides: {decay: 3}\n")
+    assert mix == ["<scenario text>:4: workload.mix.0.overrides: decay must lie in [0, 1], got 3"]
 
 
 def test_precedence_defaults_file_env_cli(tmp_path: Path) -> None:

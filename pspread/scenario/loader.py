@@ -306,10 +306,23 @@ def validate_data(data: dict[str, Any], where: str, lines: Mapping[Loc, int] | N
     return scenario
 
 
+_PATH_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): (.*)$", re.DOTALL)
+
+
+def _refine(loc: Loc, message: str) -> tuple[Loc, str]:
+    """Move a ``key.path: `` prefix of a cross-field message into the location (``model`` -> ``model.overrides``)."""
+    while (match := _PATH_PREFIX.match(message)) is not None:
+        parts = match.group(1).split(".")
+        if parts[0] not in allowed_keys(loc):
+            break
+        loc = loc + tuple(int(p) if p.isdigit() else p for p in parts)
+        message = match.group(2)
+    return loc, message
+
+
 def _problem(err: Mapping[str, Any], where: str, lines: Mapping[Loc, int], origins: Mapping[Loc, str]) -> Problem:
-    loc: Loc = tuple(err["loc"])
+    loc, message = _refine(tuple(err["loc"]), _message(err, tuple(err["loc"])))
     path = _dotted(loc)
-    message = _message(err, loc)
     for n in range(len(loc), 0, -1):
         if loc[:n] in origins:
             return Problem(origins[loc[:n]], None, path, message)
@@ -335,6 +348,14 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
             return f"{msg} (did you mean {close[0]!r}?)"
     if kind == "missing":
         return "required key is missing"
+    if kind in ("model_type", "dict_type"):
+        allowed = allowed_keys(loc)
+        hint = f" (keys: {', '.join(allowed)})" if allowed else ""
+        if loc == ("thresholds",):
+            hint = ", e.g. latency_ms: ['p(99)<50']"
+        return f"expected a section of key: value pairs, got {type(err.get('input')).__name__}{hint}"
+    if kind == "list_type":
+        return f"expected a list (one '- item' per entry), got {type(err.get('input')).__name__}"
     return msg
 
 

@@ -510,7 +510,7 @@ class Scenario(_Strict):
             try:
                 self._query_type(item)
             except ValueError as exc:
-                problems.append(f"workload.mix.{index} ({item.name}): {exc}")
+                problems.append(f"workload.mix.{index}: {exc}")
         if problems:
             raise ValueError("; ".join(problems))
         if self.speedup is None and (self.thresholds.speedup or self.thresholds.efficiency):
