@@ -50,6 +50,7 @@ class DriverReport:
     ended_at: float
     drained: bool
     stopped: bool
+    interrupted: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -90,6 +91,7 @@ class Driver:
         self.planned = 0
         self.phase_started = 0.0
         self.phase_length_s = 0.0
+        self.interrupted = False
 
     def stop(self) -> None:
         """Ask the running phase to stop submitting (thread-safe); it still drains."""
@@ -110,25 +112,28 @@ class Driver:
         start = clock()
         self._begin(recorder, len(intended), float(intended[-1]) if len(intended) else 0.0, start)
         late = dropped = 0
-        for k, t in enumerate((np.asarray(intended, dtype=np.float64) + start).tolist()):
-            now = clock()
-            if now < t:
-                sleep(t - now)
+        try:
+            for k, t in enumerate((np.asarray(intended, dtype=np.float64) + start).tolist()):
                 now = clock()
-            elif now - t > tol:
-                late += 1
-                if now - t > max_late:
-                    dropped += 1
-                    recorder.dropped = dropped
-                    continue
-            if stop.is_set():
-                break
-            query = source(k)
-            if query is None:
-                break
-            recorder.submitted += 1
-            recorder.late_starts = late
-            submit(query, partial(_complete, record, t, now, clock))
+                if now < t:
+                    sleep(t - now)
+                    now = clock()
+                elif now - t > tol:
+                    late += 1
+                    if now - t > max_late:
+                        dropped += 1
+                        recorder.dropped = dropped
+                        continue
+                if stop.is_set():
+                    break
+                query = source(k)
+                if query is None:
+                    break
+                recorder.submitted += 1
+                recorder.late_starts = late
+                submit(query, partial(_complete, record, t, now, clock))
+        except KeyboardInterrupt:
+            self._interrupted()
         recorder.late_starts, recorder.dropped = late, dropped
         return self._finish("open", recorder, start, late, dropped)
 
@@ -164,28 +169,35 @@ class Driver:
         for c in range(clients):
             ready.put((start, c))
         k = 0
-        while k < limit and not stop.is_set():
-            try:
-                t, client = ready.get(timeout=0.05)
-            except queue.Empty:
-                if clock() >= end:
-                    break
-                continue
-            now = clock()
-            if now < t:
-                sleep(t - now)
+        try:
+            while k < limit and not stop.is_set():
+                try:
+                    t, client = ready.get(timeout=0.05)
+                except queue.Empty:
+                    if clock() >= end:
+                        break
+                    continue
                 now = clock()
-            if now >= end:
-                break
-            query = source(k)
-            if query is None:
-                break
-            k += 1
-            recorder.submitted += 1
-            submit(query, partial(done, client, now))
+                if now < t:
+                    sleep(t - now)
+                    now = clock()
+                if now >= end:
+                    break
+                query = source(k)
+                if query is None:
+                    break
+                k += 1
+                recorder.submitted += 1
+                submit(query, partial(done, client, now))
+        except KeyboardInterrupt:
+            self._interrupted()
         return self._finish("closed", recorder, start, 0, 0)
 
     # -------------------------------------------------------------- helpers
+    def _interrupted(self) -> None:
+        """Ctrl-C in the loop: stop submitting; the phase still ends with a report (and a short drain)."""
+        self.stop_event.set()
+        self.interrupted = True
     def _begin(self, recorder: Recorder, planned: int, length_s: float, start: float) -> None:
         recorder.origin = start
         self.recorder = recorder
@@ -195,11 +207,15 @@ class Driver:
 
     def _finish(self, model: str, recorder: Recorder, start: float, late: int, dropped: int) -> DriverReport:
         submitted_until = self.clock()
-        drained = self.drain(recorder, self.drain_timeout_s)
+        try:
+            drained = self.drain(recorder, 1.0 if self.interrupted else self.drain_timeout_s)
+        except KeyboardInterrupt:  # a second Ctrl-C while draining: give up waiting
+            self.interrupted, drained = True, False
+            self.stop_event.set()
         return DriverReport(
             model=model, planned=self.planned, submitted=recorder.submitted, completed=recorder.completed,
             late_starts=late, dropped=dropped, started_at=start, submitted_until=submitted_until,
-            ended_at=self.clock(), drained=drained, stopped=self.stop_event.is_set(),
+            ended_at=self.clock(), drained=drained, stopped=self.stop_event.is_set(), interrupted=self.interrupted,
         )
 
     def drain(self, recorder: Recorder, timeout_s: float) -> bool:

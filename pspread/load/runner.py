@@ -32,7 +32,7 @@ from pspread.load.resources import PhaseResources, ResourceSampler
 from pspread.load.schedule import ArrivalSchedule
 from pspread.load.thresholds import Observed, Verdict, evaluate_all
 from pspread.load.workload import Workload, workload_for
-from pspread.scenario.model import GenerateSpec, PhaseSpec, Scenario
+from pspread.scenario.model import PhaseSpec, Scenario
 
 CACHE_ENV = "PSPREAD_CACHE_DIR"
 
@@ -51,19 +51,6 @@ class PreparedGraph:
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
-
-
-def generator_params(spec: GenerateSpec) -> dict[str, Any]:
-    """The ``generate_graph`` arguments for a scenario's ``graph.generate`` section."""
-    if spec.kind == "grid":
-        rows = max(1, int(round(spec.nodes ** 0.5)))
-        return {"rows": rows, "cols": max(1, -(-spec.nodes // rows)), "seed": spec.seed}
-    params: dict[str, Any] = {"nodes": spec.nodes, "degree": spec.degree, "seed": spec.seed}
-    if spec.kind == "watts-strogatz":
-        params["rewire"] = spec.rewire_p
-    if spec.kind == "erdos-renyi":
-        params["directed"] = spec.directed
-    return params
 
 
 def prepare_graph(scenario: Scenario, need_bundle: bool, base_dir: Path | None = None) -> PreparedGraph:
@@ -87,7 +74,7 @@ def prepare_graph(scenario: Scenario, need_bundle: bool, base_dir: Path | None =
         key = None
     else:
         assert spec.generate is not None
-        params = generator_params(spec.generate)
+        params = spec.generate.params()
         key = spec.generate.kind + "-" + "-".join(f"{k}{v}" for k, v in sorted(params.items()))
         cache = os.environ.get(CACHE_ENV)
         if cache and is_bundle(Path(cache) / key):
@@ -156,6 +143,7 @@ class PhaseFigures:
     resources: PhaseResources
     per_worker: dict[int, int]
     latency_ms: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    planned_rate: float | None = None
 
     @property
     def error_rate(self) -> float:
@@ -166,7 +154,7 @@ class PhaseFigures:
             "name": self.name, "kind": self.kind, "measured": self.measured, "planned_s": self.planned_s,
             "driver": self.report.to_dict(), "latency_ms": self.latency.to_dict(), "outcomes": self.outcomes,
             "errors": self.errors, "total": self.total, "error_rate": self.error_rate,
-            "throughput_qps": self.throughput_qps, "per_worker": {str(k): v for k, v in self.per_worker.items()},
+            "throughput_qps": self.throughput_qps, "planned_rate_qps": self.planned_rate, "per_worker": {str(k): v for k, v in self.per_worker.items()},
             "series": self.series.to_dict(), "resources": self.resources.to_dict(),
         }
 
@@ -188,7 +176,7 @@ def phase_figures(phase: PhaseSpec, report: DriverReport, samples: Samples, reso
         throughput_qps=int(ok.sum()) / span,
         series=stats.per_second(samples.completed - samples.origin, lat_ms, ok, duration_s=phase.duration_s),
         resources=resources, per_worker={i: int(c) for i, c in enumerate(workers.tolist()) if c},
-        latency_ms=lat_ms[ok],
+        latency_ms=lat_ms[ok], planned_rate=phase.rate_qps,
     )
 
 
@@ -263,18 +251,20 @@ class Runner:
         self.phases: list[PhaseFigures] = []
         self.driver: Driver | None = None
         self.executor: Executor | None = None
+        self.sampler: ResourceSampler | None = None
         self.prepared: PreparedGraph | None = None
         self.workload: Workload | None = None
         self._offset = 0
 
     # the pieces are public so stress and speedup reuse them
-    def setup(self) -> None:
-        """Graph, workload, executor, driver (idempotent)."""
-        if self.executor is not None:
+    def setup(self, start_executor: bool = True) -> None:
+        """Graph and workload, then (``start_executor``) executor, driver and sampler; idempotent."""
+        if self.prepared is None:
+            self.prepared = prepare_graph(self.scenario, self.executor_kind != "inline", self.base_dir)
+            graph = self.prepared.graph
+            self.workload = workload_for(self.scenario, graph.num_nodes, graph.labels, self.base_dir)
+        if self.executor is not None or not start_executor:
             return
-        self.prepared = prepare_graph(self.scenario, self.executor_kind != "inline", self.base_dir)
-        graph = self.prepared.graph
-        self.workload = workload_for(self.scenario, graph.num_nodes, graph.labels, self.base_dir)
         self.executor = make_executor(self.scenario, self.prepared, kind=self.executor_kind)
         timeout = self.scenario.workload.timeout_s or 30.0
         self.driver = Driver(self.executor, max_lateness_s=self.max_lateness_s, drain_timeout_s=timeout + 5.0)
@@ -282,7 +272,7 @@ class Runner:
 
     def close(self) -> None:
         """Stop the executor and sampler, remove temporary files (idempotent)."""
-        if getattr(self, "sampler", None) is not None:
+        if self.sampler is not None:
             self.sampler.stop()
         if self.executor is not None:
             self.executor.close()
@@ -301,7 +291,7 @@ class Runner:
 
     def run_phase(self, phase: PhaseSpec) -> PhaseFigures:
         """Drive one phase and return its figures."""
-        assert self.driver is not None and self.executor is not None
+        assert self.driver is not None and self.executor is not None and self.sampler is not None
         recorder = Recorder(capacity=_capacity(phase))
         self.sampler.begin_phase()
         self.observer.phase_started(phase, self.driver, recorder, self.sampler)
@@ -316,6 +306,9 @@ class Runner:
         figures = phase_figures(phase, report, recorder.snapshot(), self.sampler.end_phase())
         self.phases.append(figures)
         self.observer.phase_finished(figures)
+        if report.interrupted:
+            self.on_phase(self.phases)
+            raise KeyboardInterrupt
         return figures
 
     def run(self) -> list[PhaseFigures]:

@@ -1,0 +1,144 @@
+"""Speedup: one fixed query set, run at saturation on 1 worker and on W workers, in one run.
+
+speedup(W) = time(1 worker) ÷ time(W workers); efficiency = speedup ÷ W.  Each
+worker count gets a fresh executor, a short untimed warm-up (processes started,
+caches warm), then the same queries -- the same seeds, in the same order --
+under a closed loop that keeps every worker busy.  A worker count larger than
+the machine's cores is not measured at all: it is reported SKIPPED with the
+reason, because a number from an oversubscribed machine would be noise dressed
+as a result.  The points are fitted with the Universal Scalability Law.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pspread.load import stats
+from pspread.load.driver import Driver
+from pspread.load.recorder import Recorder
+from pspread.load.thresholds import Observed, cores_reason
+from pspread.load.workload import Workload
+from pspread.results.environment import usable_cores
+from pspread.scenario.model import Scenario
+
+
+@dataclass
+class ScalingPoint:
+    """One worker count: the time of the query set (median of repeats), or why it was skipped."""
+
+    workers: int
+    time_s: float | None = None
+    qps: float | None = None
+    speedup: float | None = None
+    efficiency: float | None = None
+    errors: int = 0
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ScalingReport:
+    """Every point of the scaling run, the USL fit, and what the gates see."""
+
+    queries: int
+    cores: int
+    requested: list[int]
+    points: list[ScalingPoint] = field(default_factory=list)
+    usl: stats.UslFit | None = None
+    usl_note: str = ""
+
+    @property
+    def measured(self) -> list[ScalingPoint]:
+        return [p for p in self.points if p.time_s is not None]
+
+    def observed(self) -> Observed:
+        """Speedup and efficiency at the largest requested W (SKIPPED when W exceeds the cores)."""
+        obs = Observed(cores=self.cores, speedup_workers=max(self.requested))
+        top = max(self.measured, key=lambda p: p.workers, default=None)
+        if top is None or top.workers != max(self.requested) or top.speedup is None:
+            reason = next((p.skipped for p in self.points if p.workers == max(self.requested) and p.skipped),
+                          "the scaling run measured nothing")
+            obs.unavailable.update(speedup=reason, efficiency=reason)
+        else:
+            obs.values.update(speedup=top.speedup, efficiency=top.efficiency or 0.0)
+        return obs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "queries": self.queries, "cores": self.cores, "workers": self.requested,
+            "points": [p.to_dict() for p in self.points],
+            "time_s": [p.time_s for p in self.points], "speedup": [p.speedup for p in self.points],
+            "efficiency": [p.efficiency for p in self.points],
+            "usl": self.usl.to_dict() if self.usl else None, "usl_note": self.usl_note,
+        }
+
+
+def measure_scaling(
+    scenario: Scenario,
+    make_executor: Callable[[int], Any],
+    workload: Workload,
+    workers: list[int],
+    queries: int,
+    repeats: int = 1,
+    kind: str = "process",
+    cores: int | None = None,
+    on_point: Callable[[ScalingPoint], None] | None = None,
+    driver_options: dict[str, Any] | None = None,
+) -> ScalingReport:
+    """Time ``queries`` fixed queries on each worker count (1 always included).
+
+    ``make_executor(W)`` builds an executor with W workers; it is closed after
+    its point.  ``on_point`` is told each point as it is done (for progress).
+    """
+    cores = cores or usable_cores()
+    counts = sorted(set(workers) | {1})
+    report = ScalingReport(queries=queries, cores=cores, requested=counts)
+    base: float | None = None
+    batch = scenario.executor.batch_size
+    for w in counts:
+        point = ScalingPoint(workers=w)
+        if w > cores:
+            point.skipped = cores_reason(w, cores)
+        elif kind == "inline" and w > 1:
+            point.skipped = "the inline executor runs one query at a time; use --executor process"
+        else:
+            executor = make_executor(w)
+            try:
+                times, errors = _time_query_set(executor, workload, queries, repeats, w, batch, driver_options)
+            finally:
+                executor.close()
+            point.time_s = statistics.median(times)
+            point.qps = queries / point.time_s
+            point.errors = errors
+            if w == 1:
+                base = point.time_s
+            if base is not None:
+                point.speedup = stats.speedup(base, point.time_s)
+                point.efficiency = stats.efficiency(point.speedup, w)
+        report.points.append(point)
+        if on_point is not None:
+            on_point(point)
+    measured = report.measured
+    report.usl, report.usl_note = stats.fit_usl([p.workers for p in measured], [p.qps or 0.0 for p in measured])
+    return report
+
+
+def _time_query_set(executor: Any, workload: Workload, queries: int, repeats: int, workers: int, batch: int,
+                    driver_options: dict[str, Any] | None) -> tuple[list[float], int]:
+    """Seconds to answer the fixed set (each repeat), and how many answers were not OK."""
+    driver = Driver(executor, **(driver_options or {}))
+    clients = max(4, workers * max(8, 2 * batch))
+    warm = min(queries, max(50, queries // 10))
+    driver.run_closed(workload.query, Recorder(capacity=warm), clients=clients, max_queries=warm)
+    times, errors = [], 0
+    for _ in range(repeats):
+        rec = Recorder(capacity=queries)
+        rep = driver.run_closed(workload.query, rec, clients=clients, max_queries=queries)
+        snap = rec.snapshot()
+        errors += int((~snap.ok).sum())
+        times.append(float(snap.completed.max() - rep.started_at) if len(snap) else rep.duration_s)
+    return times, errors

@@ -1,0 +1,253 @@
+"""The live view of a run: a Rich table a few times a second, or a line a second in CI logs.
+
+It is an observer of the runner: when a phase starts it gets the driver, the
+recorder and the resource sampler, and from then on only *reads* them -- new
+samples since its last look (``Recorder.snapshot(since=...)``), the sampler's
+latest reading -- so the driver's hot path does no work for it.  Overall
+percentiles are recomputed at most once a second; the 4 Hz refresh between
+reuses them and updates only the cheap counters.  ``busy_s`` counts the time
+the view itself spends, so its cost can be checked against the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import numpy as np
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from pspread.load.driver import Driver
+from pspread.load.recorder import OK_CODE, OUTCOMES, Recorder
+from pspread.load.resources import ResourceSampler
+from pspread.load.runner import PhaseFigures
+from pspread.load.thresholds import Observed, Threshold, VerdictStatus, evaluate
+from pspread.scenario.model import PhaseSpec
+
+REFRESH_HZ = 4.0
+
+
+@dataclass
+class LiveFigures:
+    """What the view shows, recomputed from the recorder's new rows."""
+
+    phase: str = ""
+    kind: str = ""
+    measured: bool = True
+    elapsed_s: float = 0.0
+    planned_s: float = 0.0
+    done: int = 0
+    ok: int = 0
+    current_qps: float = 0.0
+    overall_qps: float = 0.0
+    p50: float = float("nan")
+    p95: float = float("nan")
+    p99: float = float("nan")
+    max: float = float("nan")
+    errors: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    late: int = 0
+    dropped: int = 0
+    processes: list[tuple[str, int, float, int]] = field(default_factory=list)
+    targets: list[tuple[str, VerdictStatus | None, float | None]] = field(default_factory=list)
+
+
+class LiveStats:
+    """Incremental figures of one phase; reads only rows it has not seen."""
+
+    def __init__(self, driver: Driver, recorder: Recorder, sampler: ResourceSampler, phase: PhaseSpec,
+                 thresholds: list[Threshold]) -> None:
+        self.driver, self.recorder, self.sampler, self.phase = driver, recorder, sampler, phase
+        self.thresholds = thresholds
+        self.seen = 0
+        self.latencies: list[np.ndarray] = []
+        self.recent: list[tuple[float, int]] = []  # (when seen, how many) for the current rate
+        self.error_counts = np.zeros(len(OUTCOMES), dtype=np.int64)
+        self.ok = 0
+        self._last_full = 0.0
+        self.figures = LiveFigures(phase=str(phase.name), kind=phase.kind, measured=phase.measured,
+                                   planned_s=float(phase.duration_s or 0.0))
+
+    def update(self, now: float) -> LiveFigures:
+        rec, f = self.recorder, self.figures
+        new = rec.snapshot(since=self.seen)
+        self.seen += len(new)
+        if len(new):
+            ok = new.outcome == OK_CODE
+            self.ok += int(ok.sum())
+            self.latencies.append(new.latency_s[ok] * 1e3)
+            self.error_counts += np.bincount(new.outcome[~ok], minlength=len(OUTCOMES))
+            self.recent.append((now, len(new)))
+        horizon = now - 1.0
+        self.recent = [r for r in self.recent if r[0] >= horizon]
+        f.elapsed_s = max(0.0, now - rec.origin)
+        f.done, f.ok = self.seen, self.ok
+        f.current_qps = float(sum(n for _, n in self.recent))
+        f.overall_qps = self.ok / f.elapsed_s if f.elapsed_s > 0 else 0.0
+        f.errors = {OUTCOMES[i].value: int(n) for i, n in enumerate(self.error_counts) if n}
+        f.in_flight = max(0, rec.submitted - rec.completed)
+        f.late, f.dropped = rec.late_starts, rec.dropped
+        if now - self._last_full >= 1.0:
+            self._full_update()
+            self._last_full = now
+        return f
+
+    def _full_update(self) -> None:
+        """Percentiles, processes and targets: the once-a-second part."""
+        f = self.figures
+        if len(self.latencies) > 1:
+            self.latencies = [np.concatenate(self.latencies)]
+        lat = self.latencies[0] if self.latencies else np.zeros(0)
+        if lat.size:
+            f.p50, f.p95, f.p99 = (float(v) for v in np.percentile(lat, [50, 95, 99]))
+            f.max = float(lat.max())
+        f.processes = [(p.role, p.pid, p.cpu_percent, p.rss_bytes) for p in self.sampler.latest()]
+        errors = int(self.error_counts.sum()) + f.dropped
+        observed = Observed(latency_ms=lat, errors=errors, total=f.done + f.dropped,
+                            values={"throughput_qps": f.overall_qps})
+        targets = []
+        for t in self.thresholds:
+            if t.metric in ("latency_ms", "error_rate", "throughput_qps") and f.measured:
+                v = evaluate(t, observed)
+                targets.append((str(t), v.status, v.observed))
+            else:
+                targets.append((str(t), None, None))
+        f.targets = targets
+
+
+class LiveView:
+    """Observer that renders ``LiveStats`` with Rich (``plain=False``) or as lines (``plain=True``)."""
+
+    def __init__(self, thresholds: list[Threshold], plain: bool | None = None, stream: TextIO | None = None,
+                 title: str = "pspread") -> None:
+        self.console = Console(file=stream, highlight=False)
+        self.plain = (not self.console.is_terminal) if plain is None else plain
+        self.thresholds = thresholds
+        self.title = title
+        self.busy_s = 0.0
+        self._stats: LiveStats | None = None
+        self._live: Live | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------ observer
+    def phase_started(self, phase: PhaseSpec, driver: Driver, recorder: Recorder, sampler: ResourceSampler) -> None:
+        self._finish_thread()
+        self._stats = LiveStats(driver, recorder, sampler, phase, self.thresholds)
+        self._stop.clear()
+        if self.plain:
+            tag = "" if phase.measured else " (warm-up, excluded)"
+            self.console.print(f"phase {phase.name}: {phase.kind}{tag}", soft_wrap=True)
+            self._thread = threading.Thread(target=self._plain_loop, name="pspread-live", daemon=True)
+            self._thread.start()
+        else:
+            self._live = Live(get_renderable=self._renderable, console=self.console,
+                              refresh_per_second=REFRESH_HZ, transient=False)
+            self._live.start()
+
+    def phase_finished(self, figures: PhaseFigures) -> None:
+        self._finish_thread()
+        if self.plain:
+            lat = figures.latency
+            self.console.print(
+                f"phase {figures.name} done: {figures.total} queries, {figures.throughput_qps:.0f} q/s, "
+                f"p99 {_ms(lat.p99)}, errors {figures.errors}", soft_wrap=True)
+
+    def close(self) -> None:
+        self._finish_thread()
+
+    def _finish_thread(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    # ------------------------------------------------------------ renderers
+    def _update(self) -> LiveFigures | None:
+        if self._stats is None:
+            return None
+        t0 = time.perf_counter()
+        f = self._stats.update(time.perf_counter())
+        self.busy_s += time.perf_counter() - t0
+        return f
+
+    def _plain_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            f = self._update()
+            if f is not None:
+                t0 = time.perf_counter()
+                self.console.print(plain_line(f), soft_wrap=True)
+                self.busy_s += time.perf_counter() - t0
+
+    def _renderable(self) -> Group:
+        f = self._update()
+        t0 = time.perf_counter()
+        group = render(f, self.title) if f is not None else Group(Text(""))
+        self.busy_s += time.perf_counter() - t0
+        return group
+
+
+# ------------------------------------------------------------------ rendering
+def _ms(v: float | None) -> str:
+    return "-" if v is None or v != v else (f"{v:.2f} ms" if v < 100 else f"{v:.0f} ms")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.0f} MB"
+
+
+def plain_line(f: LiveFigures) -> str:
+    """One log line: what a CI job page shows every second."""
+    progress = f"{f.elapsed_s:.0f}s/{f.planned_s:.0f}s" if f.planned_s else f"{f.elapsed_s:.0f}s"
+    errors = ",".join(f"{k}={v}" for k, v in f.errors.items()) or "0"
+    cpu = " ".join(f"{'parent' if role == 'parent' else 'w' + role.split()[-1]}={c:.0f}%" for role, _, c, _ in f.processes)
+    return (f"[{f.phase}] {progress} q/s now {f.current_qps:.0f} avg {f.overall_qps:.0f} | "
+            f"p50 {_ms(f.p50)} p95 {_ms(f.p95)} p99 {_ms(f.p99)} max {_ms(f.max)} | errors {errors} | "
+            f"in flight {f.in_flight} late {f.late} dropped {f.dropped} | cpu {cpu}")
+
+
+def render(f: LiveFigures, title: str) -> Group:
+    """The Rich view: progress bar, the load table, processes and targets."""
+    head = Table.grid(padding=(0, 1))
+    head.add_column()
+    head.add_column(width=40)
+    head.add_column()
+    label = f"[bold]{title}[/] phase [cyan]{f.phase}[/] ({f.kind}{'' if f.measured else ', warm-up'})"
+    total = f.planned_s or max(f.elapsed_s, 1.0)
+    head.add_row(label, ProgressBar(total=total, completed=min(f.elapsed_s, total)),
+                 f"{f.elapsed_s:.0f}s / {f.planned_s:.0f}s")
+
+    load = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+    for col in ("q/s now", "q/s avg", "done", "p50", "p95", "p99", "max", "in flight", "late", "dropped", "errors"):
+        load.add_column(col, justify="right")
+    errors = ", ".join(f"{k} {v}" for k, v in f.errors.items()) or "0"
+    load.add_row(f"{f.current_qps:.0f}", f"{f.overall_qps:.0f}", str(f.done), _ms(f.p50), _ms(f.p95), _ms(f.p99),
+                 _ms(f.max), str(f.in_flight), str(f.late), str(f.dropped),
+                 Text(errors, style="red" if f.errors else "green"))
+
+    procs = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+    for col in ("process", "pid", "CPU", "RSS"):
+        procs.add_column(col, justify="right")
+    for role, pid, cpu, rss in f.processes:
+        procs.add_row(role, str(pid), f"{cpu:.0f}%", _mb(rss))
+
+    targets = Table(show_header=False, box=None, padding=(0, 1))
+    for text, status, value in f.targets:
+        if status is VerdictStatus.PASS:
+            mark, style = "✓", "green"
+        elif status is VerdictStatus.FAIL:
+            mark, style = "✗", "red"
+        else:
+            mark, style = "·", "dim"
+        shown = "" if value is None else f"{value:.4g}"
+        targets.add_row(Text(mark, style=style), Text(text, style=style), Text(shown, style=style))
+    return Group(head, load, procs, targets)

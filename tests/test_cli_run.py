@@ -1,0 +1,175 @@
+"""`pspread run | stress | speedup`: exit codes, results files, SKIPPED gates, partial results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pspread.cli import run_cmd
+from pspread.cli.errors import ErrorHandlingGroup
+from pspread.cli.run_session import RunSession
+from pspread.results.environment import usable_cores
+from pspread.scenario.loader import load_scenario
+
+runner = CliRunner()
+
+TINY = """\
+name: tiny
+graph: {generate: {kind: barabasi-albert, nodes: 500, degree: 3, seed: 1}}
+model: {preset: threshold, kernel: frontier}
+executor: {kind: inline, workers: 1}
+workload: {seeds_per_query: 2, top_k: 5, seeds: {sampling: zipf, zipf_s: 1.1}}
+phases:
+  - {kind: warmup, duration_s: 0.3s, clients: 1}
+  - {name: steady, kind: constant, duration_s: 1s, rate_qps: 100}
+thresholds:
+  latency_ms: ['{latency}']
+  error_rate: ['rate<0.01']
+"""
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    """The real `pspread` app; an app with only these commands while sibling modules are missing."""
+    try:
+        from pspread.cli.app import app as real
+        return real
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("pspread.cli."):
+            raise
+    local = typer.Typer(cls=ErrorHandlingGroup, pretty_exceptions_enable=False)
+
+    @local.callback()
+    def _root() -> None:
+        """pspread"""
+
+    run_cmd.register(local)
+    return local
+
+
+def _scenario(tmp_path: Path, latency: str = "p(99)<2000", extra: str = "") -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.replace("{latency}", latency) + extra)
+    return path
+
+
+def _results(folder: Path) -> dict:
+    files = sorted(folder.glob("*.json"))
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text())
+
+
+def test_run_passes_and_writes_results(app, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    md, js = tmp_path / "out.md", tmp_path / "out.json"
+    res = runner.invoke(app, ["run", str(_scenario(tmp_path)), "--results-dir", str(out), "--plain",
+                              "--markdown", str(md), "--json", str(js)])
+    assert res.exit_code == 0, res.output
+    data = _results(out)
+    assert data["status"] == "complete" and data["exit_status"] == 0
+    assert [p["name"] for p in data["phases"]] == ["warmup", "steady"]
+    steady = data["phases"][1]
+    assert steady["measured"] and steady["total"] == 100 and steady["errors"] == 0
+    assert data["phases"][0]["measured"] is False
+    assert {t["status"] for t in data["thresholds"]} == {"pass"}
+    assert "✓ latency_ms" in res.output and "PASSED" in res.output
+    assert json.loads(js.read_text())["scenario_name"] == "tiny"
+    assert "tiny" in md.read_text()
+
+
+def test_failing_threshold_exits_1(app, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    res = runner.invoke(app, ["run", str(_scenario(tmp_path, "p(99)<0.0001")), "--results-dir", str(out),
+                              "--duration", "0.5s", "--rate", "50"])
+    assert res.exit_code == 1, res.output
+    data = _results(out)
+    assert data["exit_status"] == 1
+    assert [t["status"] for t in data["thresholds"]] == ["fail", "pass"]
+    assert "✗ latency_ms: p(99)<0.0001" in res.output and "FAILED" in res.output
+
+
+def test_bad_scenario_exits_2_without_traceback(app, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nphases:\n  - {kind: constant, duration_s: 1s, rate_qps: 10}\nexecutor: {wrokers: 2}\n")
+    out = tmp_path / "results"
+    res = runner.invoke(app, ["run", str(bad), "--results-dir", str(out)])
+    assert res.exit_code == 2
+    assert "wrokers" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_missing_scenario_file_exits_2(app, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["run", str(tmp_path / "nope.yaml"), "--results-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "nope" in res.output
+
+
+def test_speedup_needing_more_cores_is_skipped_not_passed(app, tmp_path: Path) -> None:
+    too_many = usable_cores() + 1
+    extra = f"  speedup: ['value>=1.5']\nspeedup: {{workers: [1, {too_many}], queries: 40}}\n"
+    out = tmp_path / "results"
+    res = runner.invoke(app, ["run", str(_scenario(tmp_path, extra=extra)), "--results-dir", str(out),
+                              "--duration", "0.3s"])
+    assert res.exit_code == 0, res.output
+    data = _results(out)
+    verdict = [t for t in data["thresholds"] if t["metric"] == "speedup"][0]
+    assert verdict["status"] == "skipped"
+    assert f"needs {too_many} cores" in verdict["reason"]
+    points = {p["workers"]: p for p in data["scaling"]["points"]}
+    assert points[1]["time_s"] > 0 and points[too_many]["skipped"]
+    assert "SKIPPED" in res.output
+
+
+def test_speedup_command(app, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    res = runner.invoke(app, ["speedup", str(_scenario(tmp_path)), "--workers", "1", "--queries", "30",
+                              "--results-dir", str(out)])
+    assert res.exit_code == 0, res.output
+    data = _results(out)
+    assert data["scaling"]["points"][0]["speedup"] == 1.0
+    assert data["phases"] == []
+
+
+@pytest.mark.slow
+def test_run_with_two_worker_processes(app, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    res = runner.invoke(app, ["run", str(_scenario(tmp_path)), "--executor", "process", "--workers", "2",
+                              "--results-dir", str(out), "--duration", "1s", "--rate", "200"])
+    assert res.exit_code == 0, res.output
+    data = _results(out)
+    steady = data["phases"][1]
+    assert steady["total"] == 200 and steady["errors"] == 0
+    assert set(steady["per_worker"]) == {"0", "1"}
+    assert 0 < data["summary"]["coordination_overhead"] < 1
+    assert len(data["workers"]) == 2
+
+
+def test_stress_finds_a_knee(app, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    res = runner.invoke(app, ["stress", str(_scenario(tmp_path, "p(99)<50")), "--probe", "0.3s", "--rate", "400",
+                              "--results-dir", str(out)])
+    assert res.exit_code == 0, res.output
+    cap = _results(out)["summary"]["capacity"]
+    assert cap["knee_qps"] >= 400
+    probes = cap["probes"]
+    assert probes[0]["passed"] and any(not p["passed"] for p in probes)
+    assert cap["knee_qps"] == max(p["rate_qps"] for p in probes if p["passed"])
+    assert "capacity knee" in res.output
+
+
+def test_interrupt_writes_partial_results(tmp_path: Path) -> None:
+    sc = load_scenario(_scenario(tmp_path).read_text().replace("duration_s: 1s", "duration_s: 0.2s"))
+    session = RunSession(sc, tmp_path / "results", plain=True)
+
+    def body(r) -> None:
+        r.run_phase(sc.phases[1])
+        session._phase_done(r.phases)
+        raise KeyboardInterrupt
+
+    assert session.execute(body) == 130
+    data = _results(tmp_path / "results")
+    assert data["status"] == "interrupted" and data["exit_status"] == 130
+    assert data["phases"][0]["total"] == 20
