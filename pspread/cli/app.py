@@ -31,6 +31,7 @@ _COMMAND_MODULES = [
     "pspread.cli.bench_cmd",
     "pspread.cli.scenarios_cmd",
     "pspread.cli.compare_cmd",
+    "pspread.cli.run_cmd",
 ]
 
 
