@@ -35,7 +35,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from pspread.engine.graph import Graph
+from pspread.engine.graph import Graph, csr_from_arcs
 from pspread.engine.labels import ArrayLabels
 from pspread.errors import GraphError
 
@@ -216,7 +216,7 @@ def _parse_labelled(block: bytes, layout: _Layout, index: dict[bytes, int]) -> t
             return None
         del fields[2::3]
     setdefault = index.setdefault
-    ids = np.fromiter((setdefault(t, len(index)) for t in fields), dtype=np.int64, count=len(fields))
+    ids = np.fromiter((setdefault(t, len(index)) for t in fields), dtype=np.int32, count=len(fields))
     return ids.reshape(num_lines, 2), weights
 
 
@@ -271,7 +271,7 @@ def _parse_lines(
                 raise GraphError(f"{where}: weight {tok.decode('utf-8', 'replace')} is not allowed; "
                                  "weights must be finite numbers >= 0")
             wts.append(w)
-    ids = np.column_stack([np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)]).reshape(-1, 2)
+    ids = np.column_stack([np.asarray(src, dtype=np.int32), np.asarray(dst, dtype=np.int32)]).reshape(-1, 2)
     return ids, (np.asarray(wts, dtype=np.float64) if layout.ncols == 3 else None)
 
 
@@ -299,7 +299,7 @@ def _read(path: Path, layout: _Layout, chunk_bytes: int, progress: Progress | No
                 parsed: tuple[np.ndarray, np.ndarray | None] | None
                 if index is None:
                     vals = _parse_numbers(block, layout)
-                    parsed = None if vals is None else (vals[:, :2].astype(np.int64),
+                    parsed = None if vals is None else (vals[:, :2].astype(np.int32),
                                                         vals[:, 2] if layout.ncols == 3 else None)
                 else:
                     parsed = _parse_labelled(block, layout, index)
@@ -370,16 +370,39 @@ def read_edge_list(
         id_blocks, w_blocks, index = _read(p, layout, chunk_bytes, progress, total)
     if not id_blocks or sum(len(b) for b in id_blocks) == 0:
         raise GraphError(f"{p}: the file has no edges (only a header, comments or blank lines); {_FORMAT_HINT}")
-    ids = np.concatenate(id_blocks) if len(id_blocks) > 1 else id_blocks[0]
+    src = np.concatenate([b[:, 0] for b in id_blocks])
+    dst = np.concatenate([b[:, 1] for b in id_blocks])
     del id_blocks
-    src, dst = np.ascontiguousarray(ids[:, 0]), np.ascontiguousarray(ids[:, 1])
-    del ids
-    weights = (np.concatenate(w_blocks) if len(w_blocks) > 1 else w_blocks[0]) if w_blocks else None
+    weights = np.concatenate(w_blocks) if w_blocks else np.ones(len(src), dtype=np.float32)
+    del w_blocks
     if index is not None:
-        lab = _labels_from_index(p, index)
+        lab: ArrayLabels | None = _labels_from_index(p, index)
+        num_nodes = len(index)
         del index
-        return Graph.from_edges(src, dst, weights, num_nodes=len(lab), labels=lab, directed=directed, source=str(p))
-    return Graph.from_edges(src, dst, weights, directed=directed, source=str(p))
+    else:
+        lab, num_nodes = None, int(max(src.max(), dst.max())) + 1
+    return _graph_from_parsed(src, dst, weights, num_nodes, lab, directed, str(p))
+
+
+def _graph_from_parsed(src: np.ndarray, dst: np.ndarray, w: np.ndarray, num_nodes: int,
+                       labels: ArrayLabels | None, directed: bool, source: str) -> Graph:
+    """``Graph.from_edges`` for arrays the parser has already checked, kept in int32.
+
+    Ids are in range and weights finite and >= 0 by construction, so the
+    checks and the int64 copies of ``from_edges`` would only double the peak
+    memory of a large conversion.  Same semantics: an undirected edge becomes
+    two arcs (a self-loop one), parallel arcs add, zero weights drop.
+    """
+    if not directed:
+        loop = src == dst
+        if loop.any():
+            src, dst, w = (np.concatenate([src, dst[~loop]]), np.concatenate([dst, src[~loop]]),
+                           np.concatenate([w, w[~loop]]))
+        else:
+            src, dst, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([w, w])
+        del loop
+    indptr, indices, data = csr_from_arcs(src, dst, w, num_nodes)
+    return Graph(indptr, indices, data, labels=labels, directed=directed, source=source, validate=False)
 
 
 __all__ = ["read_edge_list", "CHUNK_BYTES"]
