@@ -80,6 +80,14 @@ def test_list_and_show(app: typer.Typer) -> None:
     assert unknown.exit_code == 2 and "did you mean 'quickstart'" in unknown.output
 
 
+def test_schema_lists_every_section(app: typer.Typer) -> None:
+    result = runner.invoke(app, ["scenarios", "schema"])
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert set(document["properties"]) >= {"graph", "model", "executor", "workload", "phases", "thresholds"}
+    assert document["$defs"]["ExecutorSpec"]["additionalProperties"] is False
+
+
 def test_compare_exit_codes(app: typer.Typer, tmp_path: Path) -> None:
     base = write_json_atomic(synthetic(seed=0), tmp_path / "base.json")
     same = write_json_atomic(synthetic(seed=1), tmp_path / "same.json")

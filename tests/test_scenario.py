@@ -135,6 +135,17 @@ def test_phase_kind_rules() -> None:
     assert not warm.is_open and not warm.measured and warm.name == "warmup"
 
 
+def test_phase_names_default_to_kind_and_must_be_unique() -> None:
+    s = load_scenario("phases:\n  - {kind: constant, duration_s: 1, rate_qps: 1}\n"
+                      "  - {kind: constant, duration_s: 1, rate_qps: 2}\n"
+                      "  - {name: steady, kind: closed, duration_s: 1, clients: 1}\n", environ=NO_ENV)
+    assert [p.name for p in s.phases] == ["constant", "constant-2", "steady"]
+    problems = _problems("phases:\n  - {name: a, kind: warmup, duration_s: 1}\n"
+                         "  - {name: a, kind: constant, duration_s: 1, rate_qps: 1}\n")
+    assert problems == ["<scenario text>:3: phases.1.name: 'a' is already used by an earlier phase; "
+                        "phase names must be unique"]
+
+
 def test_model_overrides_are_checked() -> None:
     problems = _problems("model: {overrides: {retention: 2}}\nworkload: {mix: [{name: a, overrides: {foo: 1}}]}\n")
     assert "<scenario text>:1: model.overrides: retention must lie in [0, 1], got 2" in problems
@@ -224,3 +235,11 @@ def test_resolve_by_name() -> None:
     assert resolve_scenario("quickstart") is not None
     with pytest.raises(ScenarioError, match="did you mean 'quickstart'"):
         resolve_scenario("quikstart")
+
+
+def test_reference_example_in_readme_validates() -> None:
+    text = (REPO / "scenarios" / "README.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    s = load_scenario(block, environ=NO_ENV)
+    assert s.name == "my-bench" and len(s.phases) == 5 and len(s.parsed_thresholds()) == 11
+    assert s.speedup is not None and [q.name for q in s.query_types()] == ["local", "rank"]

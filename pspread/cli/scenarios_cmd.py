@@ -139,5 +139,14 @@ def show(
     _console().print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
 
 
+@scenarios_app.command("schema")
+def schema() -> None:
+    """Print the scenario JSON Schema (point an editor's YAML support at it for completion)."""
+    document = Scenario.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "pspread scenario"
+    typer.echo(json.dumps(document, indent=2))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(scenarios_app, name="scenarios")

@@ -306,14 +306,14 @@ def validate_data(data: dict[str, Any], where: str, lines: Mapping[Loc, int] | N
     return scenario
 
 
-_PATH_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): (.*)$", re.DOTALL)
+_PATH_PREFIX = re.compile(r"^([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*): (.*)$", re.DOTALL)
 
 
 def _refine(loc: Loc, message: str) -> tuple[Loc, str]:
     """Move a ``key.path: `` prefix of a cross-field message into the location (``model`` -> ``model.overrides``)."""
     while (match := _PATH_PREFIX.match(message)) is not None:
         parts = match.group(1).split(".")
-        if parts[0] not in allowed_keys(loc):
+        if not parts[0].isdigit() and parts[0] not in allowed_keys(loc):
             break
         loc = loc + tuple(int(p) if p.isdigit() else p for p in parts)
         message = match.group(2)

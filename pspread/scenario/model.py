@@ -28,9 +28,13 @@ from pspread.load.thresholds import METRICS, Threshold, parse_threshold
 from pspread.scenario.units import parse_duration
 
 # ------------------------------------------------------------------ field types
-DurationS = Annotated[float, BeforeValidator(lambda v: parse_duration(v, "s")), Field(ge=0)]
-DurationMs = Annotated[float, BeforeValidator(lambda v: parse_duration(v, "ms")), Field(ge=0)]
-PositiveDurationS = Annotated[float, BeforeValidator(lambda v: parse_duration(v, "s")), Field(gt=0)]
+_DURATION_INPUT = Union[float, str]
+DurationS = Annotated[float, Field(ge=0),
+                      BeforeValidator(lambda v: parse_duration(v, "s"), json_schema_input_type=_DURATION_INPUT)]
+DurationMs = Annotated[float, Field(ge=0),
+                       BeforeValidator(lambda v: parse_duration(v, "ms"), json_schema_input_type=_DURATION_INPUT)]
+PositiveDurationS = Annotated[float, Field(gt=0),
+                              BeforeValidator(lambda v: parse_duration(v, "s"), json_schema_input_type=_DURATION_INPUT)]
 
 ParamValue = Union[bool, int, float, str]
 GeneratorKind = Literal["barabasi-albert", "erdos-renyi", "watts-strogatz", "grid"]
@@ -489,18 +493,34 @@ class Scenario(_Strict):
             )
         return name
 
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _name_phases(cls, phases: Any) -> Any:
+        """Unnamed phases are named after their kind (``constant``, then ``constant-3`` if taken)."""
+        if not isinstance(phases, list):
+            return phases
+        explicit = {str(p["name"]) for p in phases if isinstance(p, dict) and p.get("name") is not None}
+        taken: set[str] = set()
+        named = []
+        for index, phase in enumerate(phases):
+            if isinstance(phase, dict) and phase.get("name") is None:
+                base = str(phase.get("kind") or "constant")
+                name = base if base not in taken and base not in explicit else f"{base}-{index + 1}"
+                phase = {**phase, "name": name}
+            if isinstance(phase, dict) and phase.get("name") is not None:
+                taken.add(str(phase["name"]))
+            named.append(phase)
+        return named
+
     @field_validator("phases")
     @classmethod
     def _unique_phase_names(cls, phases: list[PhaseSpec]) -> list[PhaseSpec]:
-        counts: dict[str, int] = {}
-        explicit = {p.name for p in phases if "name" in p.model_fields_set}
+        seen: set[str] = set()
         for index, phase in enumerate(phases):
-            name = str(phase.name)
-            if name in counts and "name" in phase.model_fields_set:
-                raise ValueError(f"phase name {name!r} appears twice (phases.{index}); names must be unique")
-            if name in counts or (name in explicit and "name" not in phase.model_fields_set):
-                phase.name = f"{name}-{index + 1}"
-            counts[str(phase.name)] = index
+            if phase.name in seen:
+                raise ValueError(f"{index}.name: {phase.name!r} is already used by an earlier phase; "
+                                 "phase names must be unique")
+            seen.add(str(phase.name))
         return phases
 
     @model_validator(mode="after")
