@@ -175,3 +175,40 @@ def test_text_queries_on_a_converted_labelled_file(tmp_path):
     assert sp.query("hot_dog unicorn").unknown_terms == ["unicorn"]
     with pytest.raises(QueryError):
         sp.query("unicorn dragon")
+
+
+# ------------------------------------------------------------------ property
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pspread.engine.graph import Graph  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    edges=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 1000)), min_size=1, max_size=60),
+    delim=st.sampled_from(["\t", ",", " "]),
+    header=st.booleans(), weighted=st.booleans(), text=st.booleans(), directed=st.booleans(),
+    chunk=st.sampled_from([16, 64, 1 << 20]),
+)
+def test_any_layout_reads_like_from_edges(tmp_path_factory, edges, delim, header, weighted, text, directed, chunk):
+    name = (lambda i: f"w{i}") if text else str
+    lines = ["source{0}target{1}".format(delim, f"{delim}weight" if weighted else "")] if header else []
+    for a, b, w in edges:
+        lines.append(delim.join([name(a), name(b)] + ([f"{w / 100:g}"] if weighted else [])))
+    path = tmp_path_factory.mktemp("prop") / "e.txt"
+    path.write_text("\n".join(lines) + "\n")
+    g = read_edge_list(path, directed=directed, chunk_bytes=chunk)
+    src = [a for a, _, _ in edges]
+    dst = [b for _, b, _ in edges]
+    w = [x / 100 for _, _, x in edges] if weighted else None
+    if text:  # ids in order of first appearance
+        order: dict[int, int] = {}
+        for a, b in zip(src, dst):
+            order.setdefault(a, len(order))
+            order.setdefault(b, len(order))
+        src, dst = [order[a] for a in src], [order[b] for b in dst]
+        assert g.labels.to_list() == [f"w{k}" for k in order]
+    want = Graph.from_edges(src, dst, w, num_nodes=g.num_nodes, directed=directed)
+    np.testing.assert_array_equal(g.indptr, want.indptr)
+    np.testing.assert_array_equal(g.indices, want.indices)
+    np.testing.assert_allclose(g.weights, want.weights, rtol=1e-6)
