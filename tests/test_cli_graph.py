@@ -111,6 +111,7 @@ def test_convert_errors(app, tmp_path):
     _fails(app, "graph", "convert", str(bad), "-o", str(tmp_path / "g"), needle="bad.tsv, line 2: weight 'lots'")
     assert not (tmp_path / "g").exists()
     _fails(app, "graph", "convert", str(tmp_path / "missing.tsv"), needle="no such file")
+    _fails(app, "graph", "convert", str(tmp_path), needle="is a folder")
 
 
 def test_info_errors(app, tmp_path):

@@ -134,6 +134,8 @@ def convert(
     from pspread.engine.edgelist import read_edge_list
     from pspread.engine.io import graph_info, save_graph
 
+    if file.is_dir():
+        raise GraphError(f"{file}: is a folder; convert reads an edge-list file (use `pspread graph info` on bundles)")
     if not file.is_file():
         raise GraphError(f"{file}: no such file; give the path of an edge-list file")
     out = output or _default_output(file)
