@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pspread.engine.graph import Graph, csr_from_arcs
+from pspread.engine.graph import Graph, csr_from_arcs, index_dtype
 from pspread.errors import GraphError
 
 KINDS = ("erdos-renyi", "barabasi-albert", "watts-strogatz", "grid")
@@ -63,7 +63,9 @@ def _build(
     """Drop loops and duplicates, draw weights, and build the Graph."""
     if weights is None:  # one CSR pass: duplicates merge, then every arc weighs 1 again
         keep = src != dst
-        src, dst = src[keep], dst[keep]
+        idx = index_dtype(n)  # int32 halves the peak memory of the doubled arc arrays
+        src, dst = src[keep].astype(idx), dst[keep].astype(idx)
+        del keep
         if not directed:
             src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
         indptr, indices, data = csr_from_arcs(src, dst, np.ones(len(src), dtype=np.float32), n)
@@ -161,7 +163,9 @@ def barabasi_albert(n: int, m: int, seed: int | None = 0, weights: str | None = 
         ref[odd] = ref[(ref[odd] - 1) >> 1]
         odd = odd[(ref[odd] & 1).astype(bool)]
     src = k // m  # slot 2k belongs to node k // m
+    del k
     dst = (ref >> 1) // m
+    del ref, odd
     source = f"barabasi-albert(n={n}, m={m}, {_suffix(seed, weights)})"
     return _build(src, dst, n, rng, weights, False, source)
 
