@@ -104,3 +104,13 @@ def test_ppr_agrees_with_networkx(kernel, bound, seed):
     act = pspread.Spreader(g, model, kernel=kernel).query(seeds).activation().astype(np.float64)
     got = act / act.sum()
     assert np.abs(got - expected).sum() <= bound
+
+
+@pytest.mark.parametrize("kernel", ALL)
+def test_mass_bounces_back_to_a_seed(kernel):
+    # 0 <-> 1, r = 0: the unit of mass alternates; after 3 steps it sits on 1.
+    # (Regression: the frontier kernel once forgot that a seed reached again may fire.)
+    g = pspread.Graph.from_edges([0], [1], directed=False)
+    model = pspread.SpreadModel(retention=0.0, max_steps=3)
+    act = pspread.Spreader(g, model, kernel=kernel).query([0]).activation()
+    np.testing.assert_allclose(act, [0.0, 1.0], atol=1e-7)

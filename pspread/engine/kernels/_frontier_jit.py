@@ -216,10 +216,10 @@ def spread_lazy(
                         flags[j] |= SEEN
                         active[n_active] = j
                         n_active += 1
-                    if not flags[j] & CAND:
-                        flags[j] |= CAND
-                        cand[n_cand] = j
-                        n_cand += 1
+                if not flags[j] & CAND:  # a seed or a firing node may be marked already
+                    flags[j] |= CAND
+                    cand[n_cand] = j
+                    n_cand += 1
                 act[j] += gs * p[e]
             arcs += indptr[i + 1] - indptr[i]
         if restart_sinks and dangling > 0:

@@ -1,0 +1,5 @@
+"""`python -m pspread` runs the command line."""
+
+from pspread.cli.app import main
+
+main()

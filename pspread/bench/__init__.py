@@ -1,0 +1,1 @@
+"""Micro-benchmarks of the engine and the executor (figures, not pass/fail)."""

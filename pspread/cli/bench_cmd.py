@@ -1,0 +1,70 @@
+"""``pspread bench``: micro-benchmarks that print figures (never pass/fail)."""
+
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typing_extensions import Annotated
+
+from pspread.bench.kernels import bench_kernels
+from pspread.cli.model_options import PRESET_HELP, SET_HELP, build_model
+from pspread.engine.io import load_graph
+from pspread.engine.kernels import KERNELS
+from pspread.errors import ModelError
+
+bench_app = typer.Typer(name="bench", no_args_is_help=True, help="Micro-benchmarks of kernels and executors.")
+
+
+@bench_app.command("kernels")
+def kernels_cmd(
+    graph: Annotated[str, typer.Argument(help="Graph bundle folder or edge-list file.")],
+    queries: Annotated[int, typer.Option(help="Queries per kernel (the same ones for every kernel).", min=1)] = 200,
+    kernels: Annotated[str, typer.Option(help="Comma-separated kernels to compare.")] = "frontier,dense,auto",
+    preset: Annotated[str, typer.Option("--preset", "-p", help=PRESET_HELP)] = "threshold",
+    set_: Annotated[Optional[List[str]], typer.Option("--set", help=SET_HELP)] = None,
+    seeds: Annotated[int, typer.Option(help="Seed nodes per query.", min=1)] = 3,
+    batch: Annotated[int, typer.Option(help="Batch size for the batched-throughput figure (1: skip).", min=1)] = 32,
+    threads: Annotated[int, typer.Option(help="Threads for the dense threading figure (1: skip).", min=1)] = 2,
+    seed: Annotated[int, typer.Option(help="Random seed of the query set.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time every kernel on the same random queries; print ms/query and ratios.
+
+    Add `reference` to --kernels for the sequential baseline (it is plain
+    Python and runs on as many queries as fit in 20 s).
+
+    Example: pspread bench kernels ba1m --queries 200 --kernels frontier,dense,reference
+    """
+    names = [k.strip() for k in kernels.split(",") if k.strip()]
+    bad = [k for k in names if k not in KERNELS]
+    if bad or not names:
+        raise ModelError(f"--kernels: unknown {', '.join(bad) or '(none given)'}; choose from {', '.join(KERNELS)}")
+    model = build_model(preset, set_)
+    g = load_graph(graph)
+    console = Console(highlight=False, stderr=True)
+    with console.status("benchmarking") as status:
+        report = bench_kernels(g, model, names, queries=queries, seeds_per_query=seeds, batch=batch, seed=seed,
+                               threads=threads, progress=lambda m: status.update(f"benchmarking: {m}"))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    out = Console(highlight=False)
+    table = Table(title=f"{g.num_nodes:,} nodes, {g.num_arcs:,} arcs, preset {preset}, {seeds} seeds/query")
+    for col in ("kernel", "queries", "median ms", "mean ms", "p99 ms", f"batch{batch} q/s", "touched"):
+        table.add_column(col, justify="right" if col != "kernel" else "left")
+    for k in report.kernels:
+        table.add_row(k.kernel, str(k.queries), f"{k.median_ms:.3f}", f"{k.mean_ms:.3f}", f"{k.p99_ms:.3f}",
+                      f"{k.batch_qps:,.0f}" if k.batch_qps else "-", f"{k.touched_mean:,.0f}")
+    out.print(table)
+    for name, value in report.ratios.items():
+        out.print(f"{name}: {value:.2f}x")
+    for note in report.notes:
+        out.print(f"[dim]note: {note}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app)
