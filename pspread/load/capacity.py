@@ -85,8 +85,8 @@ def judge(figures: PhaseFigures, latency: Threshold, errors: Threshold, min_shar
     observed = observed_for([figures])
     lat_v = evaluate(latency, observed)
     err_v = evaluate(errors, observed)
-    # answers per second over the planned window: a system that falls behind drains late and scores low
-    achieved = (figures.total - figures.errors) / max(figures.planned_s, 1e-9)
+    # answers per second from the first arrival to the last answer: a system that falls behind drains late
+    achieved = figures.throughput_qps
     reasons = []
     if lat_v.status is not VerdictStatus.PASS:
         reasons.append(f"{latency} observed {lat_v.observed:.4g}" if lat_v.observed is not None else lat_v.reason)
