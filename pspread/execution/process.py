@@ -54,10 +54,13 @@ class ProcessExecutor(Executor):
     ``max_in_flight``: queries on workers at once; ``queue_size``: how many more
     wait in the parent (default 4 × max_in_flight) before ``OVERLOADED``.
     ``balance``: ``least-loaded``, ``round-robin`` or ``power-of-two``.
-    ``batch_size``: most queries per pipe message (None: as many as are waiting).
+    ``batch_size``: most queries per pipe message (None: adaptive, up to 16 per worker,
+    more when the queue is longer).
     ``memory_limit_mb``: recycle a worker whose RSS passes this.
     ``start_method``: ``spawn`` (default) or ``forkserver`` -- never fork, since
-    the parent already runs threads.
+    the parent already runs threads.  ``flush_ms``: longest a worker holds a
+    finished answer while it has more queued work (it answers at once when its
+    work runs out, so this only matters at saturation, where it saves messages).
     """
 
     def __init__(
@@ -73,7 +76,7 @@ class ProcessExecutor(Executor):
         memory_limit_mb: float | None = None,
         start_method: str = "spawn",
         start_timeout_s: float = 120.0,
-        flush_ms: float = 5.0,
+        flush_ms: float = 50.0,
         memory_check_s: float = 0.25,
     ) -> None:
         _check_int("workers", workers, 1)
@@ -106,6 +109,7 @@ class ProcessExecutor(Executor):
         self._mem_limit = None if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024)
         self._mem_check_s = memory_check_s
         self._flush_s = flush_ms / 1000.0
+        self._max_depth = max(2, min(64, batch_size or 16))
         import multiprocessing as mp
 
         self._ctx = mp.get_context(start_method)
@@ -131,6 +135,10 @@ class ProcessExecutor(Executor):
         self._start_error: str | None = None
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
+        import selectors
+
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._wake_r, selectors.EVENT_READ, None)
         self._receiver = threading.Thread(target=self._receive_loop, name="pspread-receiver", daemon=True)
         _ref = weakref.ref(self)
         self._atexit = lambda: (lambda ex: ex.close() if ex is not None else None)(_ref())
@@ -182,13 +190,20 @@ class ProcessExecutor(Executor):
                 mid = len(self._models)
                 self._model_ids[query.model] = mid
                 self._models[mid] = query.model
-            if not self._queued and self._inflight < self.max_in_flight and self._accepting:
-                slot = self._accepting[self._balancer.pick(self._accepting)]
+            idle = None
+            if not self._queued and self._inflight < self.max_in_flight:
+                idle = [s for s in self._accepting if not s.inflight]
+            if idle:
+                # a worker is idle: straight to it.  Otherwise the query waits in the
+                # parent and goes to whichever worker frees first (pull, not push), so it
+                # never waits behind a long query while another worker is free.
+                slot = idle[self._balancer.pick(idle)]
                 fut.set_running_or_notify_cancel()
                 entry.started = True
                 self._assign(slot, entry)
                 send = (slot, [self._wire(entry)], self._new_models(slot, [entry]))
-            elif self._queued < self.queue_size and any(s.alive for s in self._slots):
+            elif (self._queued + self._inflight < self.max_in_flight + self.queue_size
+                  and any(s.alive for s in self._slots)):
                 self._queue.append(entry)
                 self._queued += 1
             else:
@@ -211,13 +226,29 @@ class ProcessExecutor(Executor):
         return fut
 
     def map(self, queries: Iterable[Query], timeout_s: float | None = None) -> list[QueryResult]:
-        """Run many queries, results in order; waits for room rather than overloading itself."""
+        """Run many queries, results in order; waits for room rather than overloading itself.
+
+        The calling thread sleeps until a whole chunk of room is free, not per query,
+        so a long map costs the parent one wake-up per chunk.
+        """
         window = max(1, self.max_in_flight + self.queue_size)
+        low = window - max(1, min(64, window // 2))
+        cond = threading.Condition()
+        outstanding = [0]
+
+        def finished(_: QueryResult) -> None:
+            with cond:
+                outstanding[0] -= 1
+                if outstanding[0] == low:
+                    cond.notify()
+
         futures: list[cf.Future[QueryResult]] = []
         for q in queries:
-            if len(futures) >= window:
-                futures[len(futures) - window].result(timeout=timeout_s)
-            futures.append(self.submit(q))
+            with cond:
+                if outstanding[0] >= window and not cond.wait_for(lambda: outstanding[0] <= low, timeout_s):
+                    raise TimeoutError(f"map: no room for more queries within {timeout_s} s")
+                outstanding[0] += 1
+            futures.append(self.submit(q, callback=finished))
         return [f.result(timeout=timeout_s) for f in futures]
 
     # -------------------------------------------------- bookkeeping (locked)
@@ -249,7 +280,13 @@ class ProcessExecutor(Executor):
         """Move queued queries onto workers while there is room; returns the batches to send."""
         batches: dict[int, tuple[Slot, list[Entry]]] = {}
         queue, accepting = self._queue, self._accepting
-        while self._queued and self._inflight < self.max_in_flight and accepting:
+        if not self._queued or not accepting:
+            return []
+        # each worker holds one query running plus prefetched ones (so it never waits for a
+        # round trip); the longer the queue, the more it gets per message (fewer messages)
+        depth = min(self._max_depth, max(2, -(-self._queued // len(accepting))))
+        room = [s for s in accepting if len(s.inflight) < depth]
+        while self._queued and self._inflight < self.max_in_flight and room:
             e = queue.popleft()
             if e.done:
                 continue
@@ -262,9 +299,11 @@ class ProcessExecutor(Executor):
                     done.append((e, None))
                     continue
                 e.started = True
-            slot = accepting[self._balancer.pick(accepting)]
+            slot = room[self._balancer.pick(room)]
             self._assign(slot, e)
             batches.setdefault(slot.index, (slot, []))[1].append(e)
+            if len(slot.inflight) >= depth:
+                room.remove(slot)
         out = []
         for slot, entries in batches.values():
             out.append((slot, [self._wire(e) for e in entries], self._new_models(slot, entries)))
@@ -305,19 +344,31 @@ class ProcessExecutor(Executor):
                 pass
 
     # ------------------------------------------------------------ receiver
-    def _receive_loop(self) -> None:
-        from multiprocessing.connection import wait
+    def _watch(self) -> None:
+        """Register live workers' pipes and process sentinels with the selector (receiver thread)."""
+        import selectors
 
+        for s in self._slots:
+            if s.alive and not s.watched:
+                for fd, is_conn in ((s.conn.fileno(), True), (s.proc.sentinel, False)):
+                    self._sel.register(fd, selectors.EVENT_READ, (s, is_conn))
+                    s.watched.append(fd)
+
+    def _unwatch(self, slot: Slot) -> None:
+        for fd in slot.watched:
+            try:
+                self._sel.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+        slot.watched = []
+
+    def _receive_loop(self) -> None:
         next_mem = time.perf_counter() + self._mem_check_s
+        sel = self._sel
+        wake_r = self._wake_r
         while not self._shut:
-            objs: list[Any] = [self._wake_r]
-            owners: dict[Any, Slot] = {}
             with self._lock:
-                for s in self._slots:
-                    if s.alive:
-                        objs.append(s.conn)
-                        objs.append(s.proc.sentinel)
-                        owners[s.conn] = owners[s.proc.sentinel] = s
+                self._watch()
                 now = time.perf_counter()
                 timeout = 1.0
                 if self._deadlines:
@@ -328,22 +379,22 @@ class ProcessExecutor(Executor):
                     timeout = min(timeout, max(0.0, next_mem - now))
                 self._wake_at = now + timeout
             try:
-                ready = wait(objs, timeout)
+                events = sel.select(timeout)
             except OSError:
-                ready = []  # a pipe closed under us (close()); the loop re-checks
+                events = []  # a descriptor closed under us (close()); the loop re-checks
             if self._shut:
                 break
-            for obj in ready:
-                if obj == self._wake_r:
+            for key, _ in events:
+                if key.data is None:
                     try:
-                        os.read(self._wake_r, 4096)
+                        os.read(wake_r, 4096)
                     except OSError:
                         pass
                     continue
-                slot = owners.get(obj)
-                if slot is None or not slot.alive:
+                slot, is_conn = key.data
+                if not slot.alive:
                     continue
-                if obj is slot.conn:
+                if is_conn:
                     self._on_message(slot)
                 else:
                     slot.proc.join(timeout=0.05)
@@ -357,11 +408,22 @@ class ProcessExecutor(Executor):
                 self._check_memory()
 
     def _on_message(self, slot: Slot) -> None:
-        try:
-            msg = slot.conn.recv()
-        except (EOFError, OSError):
-            self._on_death(slot, f"worker {slot.index} closed its pipe")
-            return
+        """Handle every message waiting on ``slot``'s pipe (one wake-up, many messages)."""
+        conn = slot.conn
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                self._on_death(slot, f"worker {slot.index} closed its pipe")
+                return
+            self._handle(slot, msg)
+            try:
+                if not (slot.alive and conn.poll()):
+                    return
+            except (EOFError, OSError):
+                return  # the sentinel or the next recv reports the death
+
+    def _handle(self, slot: Slot, msg: tuple) -> None:
         kind = msg[0]
         if kind == "r":
             self._on_answers(slot, msg[1])
@@ -541,6 +603,7 @@ class ProcessExecutor(Executor):
     def _retire_locked(self, slot: Slot, grace: float) -> None:
         """Ask a worker to stop and remember its process so it is joined (or killed) later."""
         slot.alive = False
+        self._unwatch(slot)
         try:
             with slot.send_lock:
                 slot.conn.send(("stop",))
@@ -640,6 +703,7 @@ class ProcessExecutor(Executor):
                 s.proc.kill()
                 s.proc.join(timeout=5.0)
             s.finish()
+        self._sel.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)

@@ -56,6 +56,7 @@ class Slot:
         self.inflight: dict[int, Entry] = {}
         self.known_models: set[int] = set()
         self.send_lock = threading.Lock()
+        self.watched: list[int] = []  # descriptors registered with the receiver's selector
         self.stats = WorkerStats(worker=index, pid=self.pid)
         self._ps: Any = None
 

@@ -203,7 +203,9 @@ def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_
                     out.append((key, status, payload, compute_s))
             if len(out) == 1:
                 first_unsent = perf()
-            if len(out) >= flush_n or perf() - first_unsent >= flush_s:
+            # flush when work is about to run out (the parent refills while we compute
+            # the last one), when the batch is large, or when answers have waited long enough
+            if len(work) <= 1 or len(out) >= flush_n or perf() - first_unsent >= flush_s:
                 send(("r", out))
                 out = []
                 if poll():
