@@ -63,13 +63,15 @@ def test_every_kernel_matches_reference(g: pspread.Graph, model: pspread.SpreadM
     expected[expected_act.nodes] = expected_act.values
     scale = max(float(seed_set.values.max()), float(np.abs(expected).max()), 1e-12)
     assume(ref.last_margin > 1e-4 * scale)
+    stops_clearly = ref.last_change_margin > 1e-4 * scale
+    assume(stops_clearly or model.tolerance == 0)  # with ε = 0 only a fixed point stops early
     for name in FAST:
         got_act = make_kernel(name, g, model).spread(seed_set)
         got = np.zeros(g.num_nodes)
         got[got_act.nodes] = got_act.values
         err = np.abs(got - expected).max()
         assert err <= 1e-5 * scale, f"{name}: max error {err:.3g} (scale {scale:.3g})\n{got}\n{expected}"
-        if name == "frontier":  # float64 inside: it stops on the same step
+        if name == "frontier" and stops_clearly:  # float64 sums: it stops on the same step
             assert got_act.steps == expected_act.steps
 
 

@@ -5,7 +5,8 @@ holds only the loop that needs compiling.  The loop is the spreading rule of
 DESIGN.md restricted to the active set:
 
 * ``active[:n_active]`` lists every node that holds (or held) activation;
-* ``act`` is a full-length float64 buffer, zero outside the active set;
+* ``act`` is a full-length float32 buffer, zero outside the active set
+  (arithmetic on it is done in float64);
 * ``old`` holds the activations at the start of the step, aligned with ``active``.
 
 Compiled with ``cache=True`` so worker processes load machine code from disk
@@ -253,7 +254,7 @@ def spread_lazy(
         if rest > 0:
             change += (1.0 - stay) * rest
         mass = stay * mass + beta * s_total
-        if c < 1e-150:  # keep the stored values finite
+        if c < 1e-30:  # keep the stored values finite in float32
             for k in range(n_active):
                 act[active[k]] *= c
             c = 1.0
@@ -292,7 +293,7 @@ def warm_up() -> None:
     p = np.ones(1, f32)
     share = np.full(2, 0.5, f32)
     sink = np.array([False, True])
-    act = np.zeros(2)
+    act = np.zeros(2, dtype=np.float32)
     seen = np.zeros(2, dtype=np.bool_)
     active = np.zeros(2, dtype=np.int64)
     old = np.zeros(2)

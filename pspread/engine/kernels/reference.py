@@ -26,9 +26,11 @@ class ReferenceKernel(Kernel):
             [(idx[k], p[k]) for k in range(indptr[i], indptr[i + 1])] for i in range(g.num_nodes)
         ]
         self._sink = g.sink_mask.tolist()
-        #: smallest |activation - θ|, |b - σ| and |change - ε| in the last spread: how close
-        #: the run came to a knife-edge decision, where float32 kernels may rightly differ
+        #: smallest |activation - θ| and |b - σ| in the last spread, and smallest
+        #: |L1 change - ε|: how close the run came to a knife-edge decision (fire or
+        #: not, suppress or not, stop or go on), where float32 kernels may rightly differ
         self.last_margin = float("inf")
+        self.last_change_margin = float("inf")
 
     def spread(self, seeds: SeedSet) -> Activation:
         m = self.model
@@ -39,7 +41,7 @@ class ReferenceKernel(Kernel):
         s_total = sum(s)
         a = list(s)
         touched = {i for i in range(n) if a[i] != 0.0}
-        margin = float("inf")
+        margin = change_margin = float("inf")
         steps, converged = 0, False
         for _ in range(m.max_steps):
             # firing nodes
@@ -88,14 +90,14 @@ class ReferenceKernel(Kernel):
                 new[i] = b[i] if b[i] >= m.suppress else 0.0
             change = sum(abs(new[i] - a[i]) for i in range(n))
             a = new
-            if m.tolerance > 0:
-                margin = min(margin, abs(change - m.tolerance))
+            change_margin = min(change_margin, abs(change - m.tolerance))
             steps += 1
             touched.update(i for i in range(n) if a[i] != 0.0)
             if change <= m.tolerance:
                 converged = True
                 break
         self.last_margin = margin
+        self.last_change_margin = change_margin
         nodes = [i for i in range(n) if a[i] > 0]
         return Activation(
             np.asarray(nodes, dtype=np.int64), np.asarray([a[i] for i in nodes], dtype=np.float64),
