@@ -42,10 +42,12 @@ def _wait_until(cond, timeout: float = 20.0, step: float = 0.02) -> bool:  # typ
 
 
 def _is_tracker(p: psutil.Process) -> bool:
-    """multiprocessing's resource tracker: one per interpreter, started by the first spawn,
-    it lives as long as this process does -- not a worker."""
+    """multiprocessing's own services (resource tracker, fork server): one per interpreter,
+    started by the first spawn/forkserver start, they live as long as this process -- not workers."""
     try:
-        return "resource_tracker" in " ".join(p.cmdline())
+        cmd = " ".join(p.cmdline())
+        # workers forked by the fork server share its command line but are its children, not ours
+        return ("resource_tracker" in cmd or "forkserver" in cmd) and p.ppid() == os.getpid()
     except psutil.Error:
         return False
 
@@ -233,3 +235,16 @@ def test_bad_start_is_an_error_and_leaves_nothing(bundle: str, tmp_path: Path) -
         ProcessExecutor(tmp_path / "missing")
     with pytest.raises(ExecutorError, match="max_in_flight"):
         ProcessExecutor(bundle, max_in_flight=0)
+
+
+def test_a_query_that_cannot_be_sent_is_invalid(bundle: str) -> None:
+    with make(bundle, workers=1) as ex:
+        res = ex.submit(Query(seeds=(i for i in range(3)))).result(timeout=30)  # type: ignore[arg-type]
+        assert res.outcome is Outcome.INVALID and "cannot be sent" in (res.error or "")
+        assert ex.submit(Query(seeds=[1])).result(timeout=30).ok
+        assert not ex.receiver_errors
+
+
+def test_forkserver_start_method_works(bundle: str) -> None:
+    with make(bundle, start_method="forkserver") as ex:
+        assert all(r.ok for r in ex.map([Query(seeds=[i]) for i in range(10)]))

@@ -133,6 +133,8 @@ class ProcessExecutor(Executor):
         self._shut = False
         self._ready = threading.Event()
         self._start_error: str | None = None
+        #: unexpected errors the receiver thread survived (for diagnosis; normally empty)
+        self.receiver_errors: list[str] = []
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         import selectors
@@ -315,9 +317,41 @@ class ProcessExecutor(Executor):
         try:
             with slot.send_lock:
                 for i in range(0, len(items), step):
-                    slot.conn.send(("q", models if i == 0 else None, items[i:i + step]))
+                    chunk = items[i:i + step]
+                    try:
+                        slot.conn.send(("q", models if i == 0 else None, chunk))
+                    except (OSError, EOFError):
+                        raise
+                    except Exception:  # noqa: BLE001 - a query that cannot be pickled
+                        self._send_one_by_one(slot, chunk, models if i == 0 else None)
         except (OSError, ValueError, EOFError):
             pass  # the worker died; its sentinel tells the receiver, which retries these queries
+
+    def _send_one_by_one(self, slot: Slot, items: list[tuple], models: Any) -> None:
+        """Find the queries that cannot travel (pickling failed) and answer them ``INVALID``."""
+        for item in items:
+            try:
+                slot.conn.send(("q", models, [item]))
+                models = None
+            except (OSError, EOFError):
+                raise
+            except Exception as exc:  # noqa: BLE001
+                self._reject(slot, item[0], f"the query cannot be sent to a worker: {type(exc).__name__}: {exc}; "
+                                            "give seeds as a list of ints, a {id: activation} dict or a text")
+
+    def _reject(self, slot: Slot, key: int, why: str) -> None:
+        with self._lock:
+            e = slot.inflight.pop(key, None)
+            if e is None:
+                return
+            self._inflight -= 1
+            if e.done:
+                return
+            e.done = True
+            self._pending.pop(key, None)
+            self._count(Outcome.INVALID)
+        self._deliver(e, QueryResult(e.query.query_id, Outcome.INVALID, submitted_at=e.submitted_at,
+                                     completed_at=time.perf_counter(), kind=e.query.kind, error=why))
 
     def _wake(self) -> None:
         try:
@@ -367,45 +401,54 @@ class ProcessExecutor(Executor):
         sel = self._sel
         wake_r = self._wake_r
         while not self._shut:
-            with self._lock:
-                self._watch()
-                now = time.perf_counter()
-                timeout = 1.0
-                if self._deadlines:
-                    timeout = min(timeout, max(0.0, self._deadlines[0][0] - now))
-                if self._retiring:
-                    timeout = min(timeout, 0.05)
-                if self._mem_limit is not None:
-                    timeout = min(timeout, max(0.0, next_mem - now))
-                self._wake_at = now + timeout
             try:
-                events = sel.select(timeout)
-            except OSError:
-                events = []  # a descriptor closed under us (close()); the loop re-checks
-            if self._shut:
-                break
-            for key, _ in events:
-                if key.data is None:
-                    try:
-                        os.read(wake_r, 4096)
-                    except OSError:
-                        pass
-                    continue
-                slot, is_conn = key.data
-                if not slot.alive:
-                    continue
-                if is_conn:
-                    self._on_message(slot)
-                else:
-                    slot.proc.join(timeout=0.05)
-                    self._on_death(slot, f"worker {slot.index} (pid {slot.pid}) died "
-                                         f"(exit code {slot.proc.exitcode})")
-            self._expire()
+                next_mem = self._receive_once(sel, wake_r, next_mem)
+            except Exception as exc:  # noqa: BLE001 - the receiver must outlive any one bad event
+                self.receiver_errors.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.01)
+
+    def _receive_once(self, sel: Any, wake_r: int, next_mem: float) -> float:
+        """One wait on the selector and everything it reported; returns the next memory check time."""
+        with self._lock:
+            self._watch()
+            now = time.perf_counter()
+            timeout = 1.0
+            if self._deadlines:
+                timeout = min(timeout, max(0.0, self._deadlines[0][0] - now))
             if self._retiring:
-                self._reap()
-            if self._mem_limit is not None and time.perf_counter() >= next_mem:
-                next_mem = time.perf_counter() + self._mem_check_s
-                self._check_memory()
+                timeout = min(timeout, 0.05)
+            if self._mem_limit is not None:
+                timeout = min(timeout, max(0.0, next_mem - now))
+            self._wake_at = now + timeout
+        try:
+            events = sel.select(timeout)
+        except OSError:
+            events = []  # a descriptor closed under us (close()); the loop re-checks
+        if self._shut:
+            return next_mem
+        for key, _ in events:
+            if key.data is None:
+                try:
+                    os.read(wake_r, 4096)
+                except OSError:
+                    pass
+                continue
+            slot, is_conn = key.data
+            if not slot.alive:
+                continue
+            if is_conn:
+                self._on_message(slot)
+            else:
+                slot.proc.join(timeout=0.05)
+                self._on_death(slot, f"worker {slot.index} (pid {slot.pid}) died "
+                                     f"(exit code {slot.proc.exitcode})")
+        self._expire()
+        if self._retiring:
+            self._reap()
+        if self._mem_limit is not None and time.perf_counter() >= next_mem:
+            next_mem = time.perf_counter() + self._mem_check_s
+            self._check_memory()
+        return next_mem
 
     def _on_message(self, slot: Slot) -> None:
         """Handle every message waiting on ``slot``'s pipe (one wake-up, many messages)."""
