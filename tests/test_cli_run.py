@@ -173,3 +173,42 @@ def test_interrupt_writes_partial_results(tmp_path: Path) -> None:
     data = _results(tmp_path / "results")
     assert data["status"] == "interrupted" and data["exit_status"] == 130
     assert data["phases"][0]["total"] == 20
+
+
+@pytest.mark.slow
+def test_ctrl_c_writes_partial_results_and_leaves_no_process(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    scenario = _scenario(tmp_path).read_text().replace("duration_s: 1s", "duration_s: 30s")
+    (tmp_path / "long.yaml").write_text(scenario)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cmd = [sys.executable, "-c", "from pspread.cli.app import main; main()", "run", "long.yaml",
+           "--executor", "process", "--workers", "2", "--plain", "--results-dir", "results"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        lines = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("phase steady:"):
+                break
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2, "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        out = "".join(lines) + proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "INTERRUPTED" in out
+    data = _results(tmp_path / "results")
+    assert data["status"] == "interrupted" and data["exit_status"] == 130
+    assert [p["name"] for p in data["phases"]] == ["warmup", "steady"]
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive

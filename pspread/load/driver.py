@@ -86,21 +86,13 @@ class Driver:
         self.max_lateness_s = max_lateness_s
         self.drain_timeout_s = drain_timeout_s
         self.stop_event = threading.Event()
-        # progress, read by the live view (plain attributes: no locking needed to glance at them)
-        self.recorder: Recorder | None = None
+        self.recorder: Recorder | None = None  # the running phase's
         self.planned = 0
-        self.phase_started = 0.0
-        self.phase_length_s = 0.0
         self.interrupted = False
 
     def stop(self) -> None:
         """Ask the running phase to stop submitting (thread-safe); it still drains."""
         self.stop_event.set()
-
-    @property
-    def in_flight(self) -> int:
-        rec = self.recorder
-        return 0 if rec is None else max(0, rec.submitted - rec.completed)
 
     # ------------------------------------------------------------ open model
     def run_open(self, source: QuerySource, intended: np.ndarray, recorder: Recorder) -> DriverReport:
@@ -110,7 +102,7 @@ class Driver:
         tol = self.late_tolerance_s
         max_late = math.inf if self.max_lateness_s is None else self.max_lateness_s
         start = clock()
-        self._begin(recorder, len(intended), float(intended[-1]) if len(intended) else 0.0, start)
+        self._begin(recorder, len(intended), start)
         late = dropped = 0
         try:
             for k, t in enumerate((np.asarray(intended, dtype=np.float64) + start).tolist()):
@@ -160,7 +152,7 @@ class Driver:
         start = clock()
         end = math.inf if duration_s is None else start + duration_s
         limit = math.inf if max_queries is None else max_queries
-        self._begin(recorder, max_queries or 0, duration_s or 0.0, start)
+        self._begin(recorder, max_queries or 0, start)
 
         def done(client: int, submitted: float, result: QueryResult) -> None:
             completed = _complete(record, submitted, submitted, clock, result)
@@ -198,12 +190,11 @@ class Driver:
         """Ctrl-C in the loop: stop submitting; the phase still ends with a report (and a short drain)."""
         self.stop_event.set()
         self.interrupted = True
-    def _begin(self, recorder: Recorder, planned: int, length_s: float, start: float) -> None:
+    def _begin(self, recorder: Recorder, planned: int, start: float) -> None:
         recorder.origin = start
         self.recorder = recorder
         self.planned = planned
-        self.phase_started = start
-        self.phase_length_s = length_s
+        self.interrupted = False
 
     def _finish(self, model: str, recorder: Recorder, start: float, late: int, dropped: int) -> DriverReport:
         submitted_until = self.clock()

@@ -92,8 +92,8 @@ def scaling_lines(scaling: dict[str, Any] | None) -> list[str]:
 
 def print_summary(console: Console, title: str, verdicts: Sequence[Verdict], phases: Sequence[PhaseFigures],
                   scaling: dict[str, Any] | None = None, results_path: str | None = None,
-                  extra: Sequence[str] = ()) -> None:
-    """Print the whole summary."""
+                  extra: Sequence[str] = (), status: str = "complete") -> None:
+    """Print the whole summary; ``status`` other than complete (interrupted, aborted) heads the last line."""
     console.print()
     console.print(f"[bold]{escape(title)}[/]")
     if verdicts:
@@ -108,6 +108,9 @@ def print_summary(console: Console, title: str, verdicts: Sequence[Verdict], pha
     skipped = sum(v.status is VerdictStatus.SKIPPED for v in verdicts)
     passed = sum(v.passed for v in verdicts)
     console.print()
-    verdict = "[red]FAILED[/]" if failed else "[green]PASSED[/]"
+    if status != "complete":
+        verdict = f"[yellow]{status.upper()}[/] (figures so far)"
+    else:
+        verdict = "[red]FAILED[/]" if failed else "[green]PASSED[/]"
     console.print(f"{verdict}: {passed} passed, {failed} failed, {skipped} skipped"
                   + (f"; results in {escape(results_path)}" if results_path else ""), soft_wrap=True)
