@@ -162,3 +162,11 @@ def test_stop_ends_a_phase_early() -> None:
     ex.submit = submit  # type: ignore[method-assign]
     report = drv.run_open(_source(), ArrivalSchedule.constant(100, 5.0).intended_times(), Recorder())
     assert report.stopped and report.submitted == 11
+
+
+def test_bench_driver_reports_its_rates() -> None:
+    from pspread.load.null import bench_driver
+
+    figures = bench_driver(rate=2000, duration_s=0.2, closed_clients=2)
+    assert figures["open_recorded"] == 400
+    assert figures["open_rate_sustained"] > 0 and figures["closed_rate"] > 0
