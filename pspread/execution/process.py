@@ -599,6 +599,12 @@ class ProcessExecutor(Executor):
                     del self._pending[e.key]
                     self._count(Outcome.WORKER_LOST)
                     done.append((e, why))
+            cancelled: list = []
+            batches = self._fill(cancelled)  # retry elsewhere now, not at the next answer
+        for b in batches:
+            self._send(*b)
+        for e, _ in cancelled:
+            self._deliver(e, None)
         self._wake()
         for e, reason in done:
             self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
