@@ -248,3 +248,33 @@ def test_a_query_that_cannot_be_sent_is_invalid(bundle: str) -> None:
 def test_forkserver_start_method_works(bundle: str) -> None:
     with make(bundle, start_method="forkserver") as ex:
         assert all(r.ok for r in ex.map([Query(seeds=[i]) for i in range(10)]))
+
+
+def test_ctrl_c_in_the_parent_stops_every_worker(bundle: str) -> None:
+    script = textwrap.dedent(f"""
+        import sys
+        from pspread import ProcessExecutor, Query
+        try:
+            with ProcessExecutor({bundle!r}, workers=2, kernel={KERNEL!r}) as ex:
+                print(*ex.pids(), flush=True)
+                ex.map([Query(seeds=[1], kind="__sleep_ms:50") for _ in range(2000)])
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(130)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        rest = child.stdout.read()
+        assert child.wait(timeout=30) == 130 and "interrupted" in rest
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout:
+            child.stdout.close()
+    assert len(pids) == 2 and all(_gone(p) for p in pids)
