@@ -113,7 +113,7 @@ class RunSession:
         if self.runner.phases or self.scaling:
             title = f"{self.scenario.name}: {status}" + (f" ({error})" if error else "")
             print_summary(self.console, title, verdicts, self.runner.phases, self.scaling,
-                          str(path) if path else None, self.extra_lines, status=status)
+                          str(path) if path else None, self.extra_lines, status=status, judged=gates)
         if error is not None:
             click.echo(f"error: {error}", err=True)
         elif code == EXIT_INTERRUPTED:

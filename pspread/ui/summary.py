@@ -92,17 +92,20 @@ def scaling_lines(scaling: dict[str, Any] | None) -> list[str]:
 
 def print_summary(console: Console, title: str, verdicts: Sequence[Verdict], phases: Sequence[PhaseFigures],
                   scaling: dict[str, Any] | None = None, results_path: str | None = None,
-                  extra: Sequence[str] = (), status: str = "complete") -> None:
-    """Print the whole summary; ``status`` other than complete (interrupted, aborted) heads the last line."""
+                  extra: Sequence[str] = (), status: str = "complete", judged: bool = True) -> None:
+    """Print the whole summary.
+
+    ``status`` other than complete (interrupted, aborted) heads the last line.
+    ``judged=False``: the phases were probes, not a run to gate (capacity
+    search); they are left out and ``extra`` carries the report.
+    """
     console.print()
     console.print(f"[bold]{escape(title)}[/]")
-    if verdicts:
-        for line in verdict_lines(verdicts):
+    if judged:
+        for line in verdict_lines(verdicts) or ["  (no thresholds)"]:
             console.print(line, soft_wrap=True)
-    else:
-        console.print("  (no thresholds)")
-    console.print()
-    for line in [*phase_lines(phases), *scaling_lines(scaling), *extra]:
+        console.print()
+    for line in [*(phase_lines(phases) if judged else []), *scaling_lines(scaling), *extra]:
         console.print(line, soft_wrap=True)
     failed = sum(v.failed for v in verdicts)
     skipped = sum(v.status is VerdictStatus.SKIPPED for v in verdicts)
@@ -110,7 +113,10 @@ def print_summary(console: Console, title: str, verdicts: Sequence[Verdict], pha
     console.print()
     if status != "complete":
         verdict = f"[yellow]{status.upper()}[/] (figures so far)"
+    elif not judged:
+        verdict = "[bold]DONE[/]"
     else:
         verdict = "[red]FAILED[/]" if failed else "[green]PASSED[/]"
-    console.print(f"{verdict}: {passed} passed, {failed} failed, {skipped} skipped"
-                  + (f"; results in {escape(results_path)}" if results_path else ""), soft_wrap=True)
+    counts = f": {passed} passed, {failed} failed, {skipped} skipped" if judged else ""
+    console.print(verdict + counts + (f"; results in {escape(results_path)}" if results_path else ""),
+                  soft_wrap=True)
