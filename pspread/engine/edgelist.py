@@ -36,6 +36,7 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from pspread.engine.graph import Graph, csr_from_arcs
+from pspread.engine.interning import LabelInterner
 from pspread.engine.labels import ArrayLabels
 from pspread.errors import GraphError
 
@@ -191,7 +192,7 @@ def _parse_numbers(block: bytes, layout: _Layout) -> np.ndarray | None:
     return vals
 
 
-def _parse_labelled(block: bytes, layout: _Layout, index: dict[bytes, int]) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _parse_labelled(block: bytes, layout: _Layout, index: LabelInterner) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Labelled block -> (ids (L, 2), weights or None), or None if anything is off."""
     num_lines = block.count(b"\n")
     delim, ncols = layout.delim, layout.ncols
@@ -209,24 +210,24 @@ def _parse_labelled(block: bytes, layout: _Layout, index: dict[bytes, int]) -> t
     weights = None
     if ncols == 3:
         try:
-            weights = np.array(fields[2::3]).astype(np.float64)
+            weights = np.fromiter(map(float, fields[2::3]), dtype=np.float64, count=num_lines)
         except ValueError:
             return None
         if not (np.all(np.isfinite(weights)) and np.all(weights >= 0)):
             return None
         del fields[2::3]
-    setdefault = index.setdefault
-    ids = np.fromiter((setdefault(t, len(index)) for t in fields), dtype=np.int32, count=len(fields))
+    ids = index.map(fields)
     return ids.reshape(num_lines, 2), weights
 
 
 # ------------------------------------------------------------ exact fallback
 def _parse_lines(
-    path: Path, block: bytes, first_line: int, layout: _Layout, index: dict[bytes, int] | None
+    path: Path, block: bytes, first_line: int, layout: _Layout, index: LabelInterner | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Line-by-line parser: tolerant of blanks and comments, exact about errors."""
     src: list[int] = []
     dst: list[int] = []
+    names: list[bytes] = []  # label mode: source, target, source, target, ...
     wts: list[float] = []
     for i, raw in enumerate(block.split(b"\n")[:-1]):
         lineno = first_line + i
@@ -258,8 +259,8 @@ def _parse_lines(
             src.append(pair[0])
             dst.append(pair[1])
         else:
-            src.append(index.setdefault(fields[0], len(index)))
-            dst.append(index.setdefault(fields[1], len(index)))
+            names.append(fields[0])
+            names.append(fields[1])
         if layout.ncols == 3:
             tok = fields[2]
             try:
@@ -271,14 +272,17 @@ def _parse_lines(
                 raise GraphError(f"{where}: weight {tok.decode('utf-8', 'replace')} is not allowed; "
                                  "weights must be finite numbers >= 0")
             wts.append(w)
-    ids = np.column_stack([np.asarray(src, dtype=np.int32), np.asarray(dst, dtype=np.int32)]).reshape(-1, 2)
+    if index is not None:
+        ids = index.map(names).reshape(-1, 2)
+    else:
+        ids = np.column_stack([np.asarray(src, dtype=np.int32), np.asarray(dst, dtype=np.int32)]).reshape(-1, 2)
     return ids, (np.asarray(wts, dtype=np.float64) if layout.ncols == 3 else None)
 
 
 # -------------------------------------------------------------------- public
 def _read(path: Path, layout: _Layout, chunk_bytes: int, progress: Progress | None, total: int
-          ) -> tuple[list[np.ndarray], list[np.ndarray], dict[bytes, int] | None]:
-    index: dict[bytes, int] | None = {} if layout.labels else None
+          ) -> tuple[list[np.ndarray], list[np.ndarray], LabelInterner | None]:
+    index: LabelInterner | None = LabelInterner() if layout.labels else None
     id_blocks: list[np.ndarray] = []
     w_blocks: list[np.ndarray] = []
     stream, raw = _open(path)
@@ -321,8 +325,8 @@ def _read(path: Path, layout: _Layout, chunk_bytes: int, progress: Progress | No
     return id_blocks, w_blocks, index
 
 
-def _labels_from_index(path: Path, index: dict[bytes, int]) -> ArrayLabels:
-    keys = list(index)  # insertion order == id order
+def _labels_from_index(path: Path, index: LabelInterner) -> ArrayLabels:
+    keys = index.labels()  # id order
     lengths = np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys))
     offsets = np.zeros(len(keys) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
