@@ -212,3 +212,10 @@ def test_any_layout_reads_like_from_edges(tmp_path_factory, edges, delim, header
     np.testing.assert_array_equal(g.indptr, want.indptr)
     np.testing.assert_array_equal(g.indices, want.indices)
     np.testing.assert_allclose(g.weights, want.weights, rtol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [8, 1 << 20])
+def test_leading_comments_and_header_span_blocks(tmp_path, chunk):
+    text = "# comment one\n# comment two\n\nsource target weight\ndog cat 1\n# inner a\ncat mouse 2\n"
+    g = read_edge_list(_write(tmp_path, "e.txt", text), chunk_bytes=chunk)
+    assert g.labels.to_list() == ["dog", "cat", "mouse"] and _arcs(g) == [(0, 1, 1.0), (1, 2, 2.0)]

@@ -194,6 +194,8 @@ def _parse_numbers(block: bytes, layout: _Layout) -> np.ndarray | None:
 
 def _parse_labelled(block: bytes, layout: _Layout, index: LabelInterner) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Labelled block -> (ids (L, 2), weights or None), or None if anything is off."""
+    if block.startswith(b"#") or b"\n#" in block:
+        return None  # comment lines: the line parser skips them
     num_lines = block.count(b"\n")
     delim, ncols = layout.delim, layout.ncols
     buf = np.frombuffer(block, dtype=np.uint8)
@@ -288,15 +290,13 @@ def _read(path: Path, layout: _Layout, chunk_bytes: int, progress: Progress | No
     stream, raw = _open(path)
     try:
         line_no = 1
-        first = True
+        to_skip = layout.skip_lines  # leading comments, blank lines and the header
         for block in _chunks(stream, chunk_bytes):
-            if first and layout.skip_lines:
-                cut = 0
-                for _ in range(layout.skip_lines):
-                    cut = block.index(b"\n", cut) + 1
+            while to_skip and block:
+                cut = block.index(b"\n") + 1  # every block ends with a newline
                 block = block[cut:]
-                line_no += layout.skip_lines
-            first = False
+                line_no += 1
+                to_skip -= 1
             if b"\r" in block:
                 block = block.replace(b"\r", b"")
             if block:
