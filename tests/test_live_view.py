@@ -41,7 +41,7 @@ def test_live_figures_and_targets() -> None:
     assert f.done == 100 and f.ok == 90
     assert f.errors == {"timed_out": 10}
     assert abs(f.p99 - 4.0) < 1e-6 and abs(f.max - 4.0) < 1e-6
-    assert f.overall_qps == 90.0
+    assert f.overall_qps == 90.0 and f.current_qps == 100.0
     statuses = [status for _, status, _ in f.targets]
     assert statuses == [VerdictStatus.PASS, VerdictStatus.FAIL, None]  # speedup is not measured live
     # only new rows are read on the next update
@@ -49,6 +49,7 @@ def test_live_figures_and_targets() -> None:
     rec.record(102.0, 102.0, QueryResult(999, Outcome.OK, completed_at=102.5))
     f = live.update(now=103.0)
     assert f.done == 101 and live.seen == 101 and abs(f.max - 500.0) < 1e-6
+    assert f.current_qps == 0.5  # one row over the two seconds since the last look
 
 
 def test_plain_line_and_rich_render() -> None:

@@ -83,12 +83,16 @@ class LiveStats:
             self.ok += int(ok.sum())
             self.latencies.append(new.latency_s[ok] * 1e3)
             self.error_counts += np.bincount(new.outcome[~ok], minlength=len(OUTCOMES))
-            self.recent.append((now, len(new)))
-        horizon = now - 1.0
-        self.recent = [r for r in self.recent if r[0] >= horizon]
+        # the current rate: rows that arrived over the last second of looks ÷ the time those looks cover
+        self.recent.append((now, len(new)))
+        while len(self.recent) > 2 and self.recent[1][0] <= now - 1.0:
+            self.recent.pop(0)
         f.elapsed_s = max(0.0, now - rec.origin)
         f.done, f.ok = self.seen, self.ok
-        f.current_qps = float(sum(n for _, n in self.recent))
+        if len(self.recent) >= 2:
+            f.current_qps = sum(n for _, n in self.recent[1:]) / (now - self.recent[0][0])
+        else:
+            f.current_qps = len(new) / f.elapsed_s if f.elapsed_s > 0 else 0.0
         f.overall_qps = self.ok / f.elapsed_s if f.elapsed_s > 0 else 0.0
         f.errors = {OUTCOMES[i].value: int(n) for i, n in enumerate(self.error_counts) if n}
         f.in_flight = max(0, rec.submitted - rec.completed)
@@ -201,6 +205,10 @@ def _ms(v: float | None) -> str:
     return "-" if v is None or v != v else (f"{v:.2f} ms" if v < 100 else f"{v:.0f} ms")
 
 
+def _num(v: float) -> str:
+    return "-" if v != v else (f"{v:.2f}" if v < 100 else f"{v:.0f}")
+
+
 def _mb(n: int) -> str:
     return f"{n / 2**20:.0f} MB"
 
@@ -219,20 +227,23 @@ def render(f: LiveFigures, title: str) -> Group:
     """The Rich view: progress bar, the load table, processes and targets."""
     head = Table.grid(padding=(0, 1))
     head.add_column()
-    head.add_column(width=40)
+    head.add_column(width=30)
     head.add_column()
     label = f"[bold]{title}[/] phase [cyan]{f.phase}[/] ({f.kind}{'' if f.measured else ', warm-up'})"
     total = f.planned_s or max(f.elapsed_s, 1.0)
     head.add_row(label, ProgressBar(total=total, completed=min(f.elapsed_s, total)),
                  f"{f.elapsed_s:.0f}s / {f.planned_s:.0f}s")
 
-    load = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-    for col in ("q/s now", "q/s avg", "done", "p50", "p95", "p99", "max", "in flight", "late", "dropped", "errors"):
-        load.add_column(col, justify="right")
+    load = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+    for col in ("q/s now", "q/s avg", "p50 ms", "p95 ms", "p99 ms", "max ms"):
+        load.add_column(col, justify="right", min_width=8)
+    load.add_row(f"{f.current_qps:.0f}", f"{f.overall_qps:.0f}", _num(f.p50), _num(f.p95), _num(f.p99), _num(f.max))
+    counts = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+    for col in ("done", "in flight", "late", "dropped", "errors"):
+        counts.add_column(col, justify="right", min_width=8)
     errors = ", ".join(f"{k} {v}" for k, v in f.errors.items()) or "0"
-    load.add_row(f"{f.current_qps:.0f}", f"{f.overall_qps:.0f}", str(f.done), _ms(f.p50), _ms(f.p95), _ms(f.p99),
-                 _ms(f.max), str(f.in_flight), str(f.late), str(f.dropped),
-                 Text(errors, style="red" if f.errors else "green"))
+    counts.add_row(str(f.done), str(f.in_flight), str(f.late), str(f.dropped),
+                   Text(errors, style="red" if f.errors else "green"))
 
     procs = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
     for col in ("process", "pid", "CPU", "RSS"):
@@ -250,4 +261,4 @@ def render(f: LiveFigures, title: str) -> Group:
             mark, style = "·", "dim"
         shown = "" if value is None else f"{value:.4g}"
         targets.add_row(Text(mark, style=style), Text(text, style=style), Text(shown, style=style))
-    return Group(head, load, procs, targets)
+    return Group(head, load, counts, procs, targets)
