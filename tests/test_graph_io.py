@@ -184,3 +184,16 @@ def test_graph_info(bundle, graph):
     assert info["num_edges"] * 2 == graph.num_arcs and info["out_degree"]["max"] == deg.max()
     assert info["format_version"] == 1 and info["sinks"] == 0 and info["labels"] == "prefix"
     assert info["disk_bytes"] > graph.nbytes()
+
+
+def test_graph_without_arcs_round_trips(tmp_path):
+    g = load_graph(save_graph(pspread.generate_graph("grid", rows=1, cols=1), tmp_path / "one"))
+    assert g.num_nodes == 1 and g.num_arcs == 0 and isinstance(g.indices, np.memmap)
+    assert graph_info(g)["sinks"] == 1
+
+
+def test_spreader_answers_on_a_read_only_bundle(bundle, graph):
+    g = load_graph(bundle)
+    want = pspread.Spreader(graph, kernel="reference").query("n5 n77")
+    got = pspread.Spreader(g, kernel="auto").query("n5 n77")
+    assert [n for n, _, _ in got.top] == [n for n, _, _ in want.top]
