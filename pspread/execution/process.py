@@ -76,7 +76,7 @@ class ProcessExecutor(Executor):
         memory_limit_mb: float | None = None,
         start_method: str = "spawn",
         start_timeout_s: float = 120.0,
-        flush_ms: float = 50.0,
+        flush_ms: float = 100.0,
         memory_check_s: float = 0.25,
     ) -> None:
         _check_int("workers", workers, 1)
@@ -365,12 +365,11 @@ class ProcessExecutor(Executor):
         if result is None:  # cancelled by the caller while queued
             result = QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
                                  completed_at=time.perf_counter(), kind=e.query.kind, error="cancelled")
-        elif not fut.done():
-            if e.started or fut.set_running_or_notify_cancel():
-                try:
-                    fut.set_result(result)
-                except cf.InvalidStateError:
-                    pass
+        elif e.started or fut.set_running_or_notify_cancel():
+            try:
+                fut.set_result(result)
+            except cf.InvalidStateError:
+                pass  # already resolved (e.g. close() raced an answer)
         if e.callback is not None:
             try:
                 e.callback(result)
@@ -487,40 +486,55 @@ class ProcessExecutor(Executor):
             self._on_death(slot, msg[1], failed_start=True)
 
     def _on_answers(self, slot: Slot, answers: list) -> None:
+        """The hot path: one message of answers -> bookkeeping, refill, futures (counters updated once)."""
         done: list = []
+        answered: list = []
+        busy = 0.0
+        n_ok = n_invalid = n_expired = n_late = 0
         with self._lock:
-            inflight, pending, st = slot.inflight, self._pending, slot.stats
-            for key, status, payload, compute_s in answers:
+            inflight, pending = slot.inflight, self._pending
+            for ans in answers:
+                key = ans[0]
                 e = inflight.pop(key, None)
                 if e is None:
                     continue
-                self._inflight -= 1
-                st.busy_s += compute_s
+                busy += ans[3]
                 if e.done:
-                    continue  # answered TIMED_OUT already; the late answer is dropped
+                    n_late += 1  # answered TIMED_OUT already; the late answer is dropped
+                    continue
                 e.done = True
                 del pending[key]
-                if status == EXPIRED:
-                    self._count(Outcome.TIMED_OUT)
+                status = ans[1]
+                if status == 0:
+                    n_ok += 1
+                elif status == INVALID:
+                    n_invalid += 1
                 else:
-                    st.queries += 1
-                    self._completed += 1
-                    if status == INVALID:
-                        st.errors += 1
-                        self._count(Outcome.INVALID)
-                    else:
-                        self._count(Outcome.OK)
-                done.append((e, (status, payload, compute_s)))
+                    n_expired += 1
+                answered.append((e, ans))
+            self._inflight -= n_ok + n_invalid + n_expired + n_late
+            st = slot.stats
+            st.busy_s += busy
+            st.queries += n_ok + n_invalid
+            st.errors += n_invalid
+            self._completed += n_ok + n_invalid
+            outcomes = self._outcomes
+            if n_ok:
+                outcomes["ok"] = outcomes.get("ok", 0) + n_ok
+            if n_invalid:
+                outcomes["invalid"] = outcomes.get("invalid", 0) + n_invalid
+            if n_expired:
+                outcomes["timed_out"] = outcomes.get("timed_out", 0) + n_expired
             if slot.draining and not slot.inflight:
                 self._recycle_locked(slot)
             batches = self._fill(done)
         for b in batches:
             self._send(*b)
-        for e, ans in done:
-            if ans is None:
-                self._deliver(e, None)
-            else:
-                self._deliver(e, to_result(e.query, ans[0], ans[1], ans[2], e.submitted_at, slot.index, e.attempts))
+        for e, _ in done:
+            self._deliver(e, None)
+        index = slot.index
+        for e, (_, status, payload, compute_s) in answered:
+            self._deliver(e, to_result(e.query, status, payload, compute_s, e.submitted_at, index, e.attempts))
 
     def _expire(self) -> None:
         if not self._deadlines:

@@ -28,8 +28,11 @@ import os
 import time
 from typing import Any
 
+from pspread.execution.query import Outcome, QueryResult
+
 #: answer status codes on the wire
 OK, INVALID, EXPIRED = 0, 1, 2
+_OK = Outcome.OK
 
 #: thread-pool variables every worker pins to 1 (one query uses one core)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -219,13 +222,11 @@ def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_
 def to_result(query: Any, status: int, payload: Any, compute_s: float, submitted_at: float,
               worker: int, attempts: int = 1) -> Any:
     """Decode one wire answer into the ``QueryResult`` the caller sees (parent side)."""
-    from pspread.execution.query import Outcome, QueryResult
-
     now = time.perf_counter()
     if status == OK:
         top, steps, converged, touched, unknown = payload
         return QueryResult(
-            query.query_id, Outcome.OK, top, steps, converged, touched, unknown, compute_s,
+            query.query_id, _OK, top, steps, converged, touched, unknown, compute_s,
             submitted_at, now, worker, attempts, query.kind,
         )
     if status == INVALID:
