@@ -1,7 +1,7 @@
 """Spreading kernels: one update rule (DESIGN.md), several ways to compute it.
 
-``reference`` (plain Python, the oracle), ``dense`` (scipy sparse products +
-numexpr), ``frontier`` (touches only active nodes) and ``auto`` (frontier while
+``reference`` (plain Python, the oracle), ``dense`` (scipy sparse products,
+batched), ``frontier`` (touches only active nodes) and ``auto`` (frontier while
 the frontier is small, dense past that).
 """
 
