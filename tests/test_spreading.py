@@ -114,3 +114,17 @@ def test_mass_bounces_back_to_a_seed(kernel):
     model = pspread.SpreadModel(retention=0.0, max_steps=3)
     act = pspread.Spreader(g, model, kernel=kernel).query([0]).activation()
     np.testing.assert_allclose(act, [0.0, 1.0], atol=1e-7)
+
+
+def test_top_k_orders_by_activation_then_node_id():
+    from pspread.engine.spreader import top_k
+
+    rng = np.random.default_rng(5)
+    nodes = rng.permutation(500)
+    values = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=500).astype(np.float32)  # many ties
+    for k in (1, 3, 10, 499, 600):
+        got_nodes, got_vals = top_k(nodes, values, k)
+        order = sorted((-v, n) for n, v in zip(nodes.tolist(), values.tolist()) if v > 0)[:k]
+        assert list(zip(got_nodes.tolist(), got_vals.tolist())) == [(n, -v) for v, n in order]
+    got_nodes, _ = top_k(nodes, values, 5, exclude=nodes[values == 1.0])
+    assert all(values[nodes == n][0] < 1.0 for n in got_nodes)

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
+from pspread.engine._topk import top_k_positions
 from pspread.engine.graph import Graph
 from pspread.engine.kernels import make_kernel
 from pspread.engine.kernels.base import Activation, SeedSet
@@ -135,17 +136,11 @@ def top_k(
     nodes: np.ndarray, values: np.ndarray, k: int, exclude: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k largest positive activations, best first, ties broken by smaller node id."""
-    keep = values > 0
     if exclude is not None and len(exclude):
-        keep &= ~np.isin(nodes, exclude)
-    nodes, values = nodes[keep], values[keep]
-    if len(values) > k:
-        part = np.argpartition(-values, k - 1)[:k]
-        cutoff = values[part].min()
-        part = np.flatnonzero(values >= cutoff)  # keep every tie at the cut-off
-        nodes, values = nodes[part], values[part]
-    order = np.lexsort((nodes, -values))[:k]
-    return nodes[order], values[order]
+        keep = ~np.isin(nodes, exclude)
+        nodes, values = nodes[keep], values[keep]
+    pos = top_k_positions(np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(values), int(k))
+    return nodes[pos], values[pos]
 
 
 def _node_id(value: object, n: int) -> int:
