@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from os import PathLike
-from typing import Any, Union
+from typing import Union
 
 from pspread.engine.graph import Graph
 from pspread.engine.model import SpreadModel

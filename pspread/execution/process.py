@@ -17,6 +17,10 @@ Design (DESIGN.md, "Execution"):
 * ``close()`` (also from ``__exit__``, ``atexit`` and after Ctrl-C) answers
   every pending query ``CANCELLED`` and stops every worker: stop message, then
   terminate, then kill.  Workers also exit by themselves if the parent dies.
+
+This module holds admission, dispatch and the public API; ``receiver.py`` the
+receiver thread, ``lifecycle.py`` how workers start, die, get replaced and stop,
+``slots.py`` the per-worker and per-query records, ``worker.py`` the worker.
 """
 
 from __future__ import annotations
@@ -37,15 +41,15 @@ from pspread.engine.model import SpreadModel
 from pspread.errors import ExecutorError, GraphError
 from pspread.execution.base import Callback, Executor, ExecutorStats, WorkerStats
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.lifecycle import WorkerLifecycle
 from pspread.execution.query import Outcome, Query, QueryResult
-from pspread.execution.slots import Entry, Slot, spawn_worker
-from pspread.execution.worker import EXPIRED, INVALID, to_result
+from pspread.execution.receiver import Receiver
+from pspread.execution.slots import Entry, Slot
 
 START_METHODS = ("spawn", "forkserver")
-_STOP_GRACE_S = 1.0
 
 
-class ProcessExecutor(Executor):
+class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
     """Answers queries on ``workers`` processes that share one graph bundle.
 
     ``graph_path``: a bundle folder (``pspread graph generate ... -o PATH``).
@@ -156,18 +160,6 @@ class ProcessExecutor(Executor):
         except BaseException:
             self.close()
             raise
-
-    # ------------------------------------------------------------ workers
-    def _new_slot(self, index: int, previous: Slot | None = None) -> Slot:
-        proc, conn = spawn_worker(self._ctx, index, self.graph_path, self.model, self.kernel, self._flush_s)
-        slot = Slot(index, proc, conn)
-        if previous is not None:
-            slot.stats = previous.stats
-            slot.stats.restarts += 1
-            slot.start_failures = previous.start_failures
-        slot.stats.pid = slot.pid
-        slot.stats.in_flight = 0
-        return slot
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -377,323 +369,6 @@ class ProcessExecutor(Executor):
                 pass
 
     # ------------------------------------------------------------ receiver
-    def _watch(self) -> None:
-        """Register live workers' pipes and process sentinels with the selector (receiver thread)."""
-        import selectors
-
-        for s in self._slots:
-            if s.alive and not s.watched:
-                for fd, is_conn in ((s.conn.fileno(), True), (s.proc.sentinel, False)):
-                    self._sel.register(fd, selectors.EVENT_READ, (s, is_conn))
-                    s.watched.append(fd)
-
-    def _unwatch(self, slot: Slot) -> None:
-        for fd in slot.watched:
-            try:
-                self._sel.unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
-        slot.watched = []
-
-    def _receive_loop(self) -> None:
-        next_mem = time.perf_counter() + self._mem_check_s
-        sel = self._sel
-        wake_r = self._wake_r
-        while not self._shut:
-            try:
-                next_mem = self._receive_once(sel, wake_r, next_mem)
-            except Exception as exc:  # noqa: BLE001 - the receiver must outlive any one bad event
-                self.receiver_errors.append(f"{type(exc).__name__}: {exc}")
-                time.sleep(0.01)
-
-    def _receive_once(self, sel: Any, wake_r: int, next_mem: float) -> float:
-        """One wait on the selector and everything it reported; returns the next memory check time."""
-        with self._lock:
-            self._watch()
-            now = time.perf_counter()
-            timeout = 1.0
-            if self._deadlines:
-                timeout = min(timeout, max(0.0, self._deadlines[0][0] - now))
-            if self._retiring:
-                timeout = min(timeout, 0.05)
-            if self._mem_limit is not None:
-                timeout = min(timeout, max(0.0, next_mem - now))
-            self._wake_at = now + timeout
-        try:
-            events = sel.select(timeout)
-        except OSError:
-            events = []  # a descriptor closed under us (close()); the loop re-checks
-        if self._shut:
-            return next_mem
-        for key, _ in events:
-            if key.data is None:
-                try:
-                    os.read(wake_r, 4096)
-                except OSError:
-                    pass
-                continue
-            slot, is_conn = key.data
-            if not slot.alive:
-                continue
-            if is_conn:
-                self._on_message(slot)
-            else:
-                slot.proc.join(timeout=0.05)
-                self._on_death(slot, f"worker {slot.index} (pid {slot.pid}) died "
-                                     f"(exit code {slot.proc.exitcode})")
-        self._expire()
-        if self._retiring:
-            self._reap()
-        if self._mem_limit is not None and time.perf_counter() >= next_mem:
-            next_mem = time.perf_counter() + self._mem_check_s
-            self._check_memory()
-        return next_mem
-
-    def _on_message(self, slot: Slot) -> None:
-        """Handle every message waiting on ``slot``'s pipe (one wake-up, many messages)."""
-        conn = slot.conn
-        while True:
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                self._on_death(slot, f"worker {slot.index} closed its pipe")
-                return
-            self._handle(slot, msg)
-            try:
-                if not (slot.alive and conn.poll()):
-                    return
-            except (EOFError, OSError):
-                return  # the sentinel or the next recv reports the death
-
-    def _handle(self, slot: Slot, msg: tuple) -> None:
-        kind = msg[0]
-        if kind == "r":
-            self._on_answers(slot, msg[1])
-        elif kind == "ready":
-            with self._lock:
-                slot.ready = True
-                slot.start_failures = 0
-                slot.accepting = not self._closed
-                if slot.accepting:
-                    self._accepting.append(slot)
-                if all(s.ready or not s.alive for s in self._slots):
-                    self._ready.set()
-                done: list = []
-                batches = self._fill(done)
-            for b in batches:
-                self._send(*b)
-        elif kind == "fail":
-            self._on_death(slot, msg[1], failed_start=True)
-
-    def _on_answers(self, slot: Slot, answers: list) -> None:
-        """The hot path: one message of answers -> bookkeeping, refill, futures (counters updated once)."""
-        done: list = []
-        answered: list = []
-        busy = 0.0
-        n_ok = n_invalid = n_expired = n_late = 0
-        with self._lock:
-            inflight, pending = slot.inflight, self._pending
-            for ans in answers:
-                key = ans[0]
-                e = inflight.pop(key, None)
-                if e is None:
-                    continue
-                busy += ans[3]
-                if e.done:
-                    n_late += 1  # answered TIMED_OUT already; the late answer is dropped
-                    continue
-                e.done = True
-                del pending[key]
-                status = ans[1]
-                if status == 0:
-                    n_ok += 1
-                elif status == INVALID:
-                    n_invalid += 1
-                else:
-                    n_expired += 1
-                answered.append((e, ans))
-            self._inflight -= n_ok + n_invalid + n_expired + n_late
-            st = slot.stats
-            st.busy_s += busy
-            st.queries += n_ok + n_invalid
-            st.errors += n_invalid
-            self._completed += n_ok + n_invalid
-            outcomes = self._outcomes
-            if n_ok:
-                outcomes["ok"] = outcomes.get("ok", 0) + n_ok
-            if n_invalid:
-                outcomes["invalid"] = outcomes.get("invalid", 0) + n_invalid
-            if n_expired:
-                outcomes["timed_out"] = outcomes.get("timed_out", 0) + n_expired
-            if slot.draining and not slot.inflight:
-                self._recycle_locked(slot)
-            batches = self._fill(done)
-        for b in batches:
-            self._send(*b)
-        for e, _ in done:
-            self._deliver(e, None)
-        index = slot.index
-        for e, (_, status, payload, compute_s) in answered:
-            self._deliver(e, to_result(e.query, status, payload, compute_s, e.submitted_at, index, e.attempts))
-
-    def _expire(self) -> None:
-        if not self._deadlines:
-            return
-        now = time.perf_counter()
-        if self._deadlines[0][0] > now:
-            return
-        done: list = []
-        with self._lock:
-            heap, pending = self._deadlines, self._pending
-            while heap and heap[0][0] <= now:
-                _, key = heapq.heappop(heap)
-                e = pending.pop(key, None)
-                if e is None or e.done:
-                    continue
-                e.done = True
-                if e.worker < 0:
-                    self._queued -= 1
-                self._count(Outcome.TIMED_OUT)
-                done.append(e)
-        for e in done:
-            self._deliver(e, to_result(e.query, EXPIRED, None, 0.0, e.submitted_at, e.worker, e.attempts))
-
-    def _on_death(self, slot: Slot, why: str, failed_start: bool = False) -> None:
-        done: list = []
-        replace = False
-        with self._lock:
-            if not slot.alive:
-                return
-            slot.alive = False
-            if slot in self._accepting:
-                self._accepting.remove(slot)
-            was_ready = slot.ready
-            lost = [e for e in slot.inflight.values() if not e.done]
-            self._inflight -= len(slot.inflight)
-            slot.inflight = {}
-            for e in reversed(lost):
-                e.worker = -1
-                if e.attempts < 2:
-                    e.attempts = 2
-                    self._queue.appendleft(e)
-                    self._queued += 1
-                else:
-                    e.done = True
-                    del self._pending[e.key]
-                    self._count(Outcome.WORKER_LOST)
-                    done.append((e, why))
-            self._retire_locked(slot, 0.0)
-            if failed_start or not was_ready:
-                slot.start_failures += 1
-            if self._closed:
-                pass
-            elif not self._ready.is_set() and not was_ready:
-                self._start_error = why  # a worker cannot even start: the executor fails to start
-                self._ready.set()
-            else:
-                replace = slot.start_failures < 3
-        if replace:
-            try:
-                new = self._new_slot(slot.index, slot)
-            except Exception as exc:  # noqa: BLE001 - e.g. out of processes
-                why = f"{why}; replacing it failed: {exc}"
-            else:
-                with self._lock:
-                    self._slots[slot.index] = new
-                    if self._closed:
-                        self._retire_locked(new, _STOP_GRACE_S)
-        with self._lock:
-            if not any(s.alive for s in self._slots):
-                while self._queue:  # nobody left to retry on: every waiting query is lost
-                    e = self._queue.popleft()
-                    if e.done:
-                        continue
-                    e.done = True
-                    self._queued -= 1
-                    del self._pending[e.key]
-                    self._count(Outcome.WORKER_LOST)
-                    done.append((e, why))
-            cancelled: list = []
-            batches = self._fill(cancelled)  # retry elsewhere now, not at the next answer
-        for b in batches:
-            self._send(*b)
-        for e, _ in cancelled:
-            self._deliver(e, None)
-        self._wake()
-        for e, reason in done:
-            self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
-                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
-                                         error=reason))
-
-    # ------------------------------------------------------- memory guard
-    def _check_memory(self) -> None:
-        import psutil
-
-        with self._lock:
-            slots = [s for s in self._slots if s.alive and s.ready and not s.draining]
-        for s in slots:
-            try:
-                rss = s.process_info().memory_info().rss
-            except (psutil.Error, OSError):
-                continue
-            s.stats.rss_bytes = int(rss)
-            if self._mem_limit is not None and rss > self._mem_limit:
-                self._drain(s)
-
-    def _drain(self, slot: Slot) -> None:
-        """Stop giving ``slot`` work; it is replaced once its last query is answered."""
-        with self._lock:
-            if not slot.alive or slot.draining or self._closed:
-                return
-            slot.draining = True
-            if slot in self._accepting:
-                self._accepting.remove(slot)
-            if not slot.inflight:
-                self._recycle_locked(slot)  # replaced by _reap once it has exited
-
-    def _recycle_locked(self, slot: Slot) -> None:
-        slot.alive = False
-        slot.recycle = True
-        self._retire_locked(slot, _STOP_GRACE_S)
-
-    def _replace(self, slot: Slot) -> None:
-        new = self._new_slot(slot.index, slot)
-        with self._lock:
-            self._slots[slot.index] = new
-            if self._closed:
-                self._retire_locked(new, _STOP_GRACE_S)
-
-    def _retire_locked(self, slot: Slot, grace: float) -> None:
-        """Ask a worker to stop and remember its process so it is joined (or killed) later."""
-        slot.alive = False
-        self._unwatch(slot)
-        try:
-            with slot.send_lock:
-                slot.conn.send(("stop",))
-        except (OSError, ValueError):
-            pass
-        self._retiring.append((slot, time.perf_counter() + grace))
-
-    def _reap(self) -> None:
-        now = time.perf_counter()
-        replace: list[Slot] = []
-        with self._lock:
-            keep = []
-            for slot, kill_at in self._retiring:
-                if slot.proc.exitcode is not None or not slot.proc.is_alive():
-                    slot.finish()
-                    if slot.recycle and not self._closed:
-                        slot.recycle = False
-                        replace.append(slot)
-                    continue
-                if now >= kill_at:
-                    slot.proc.kill()
-                keep.append((slot, kill_at))
-            self._retiring = keep
-        for slot in replace:
-            self._replace(slot)
-
-    # --------------------------------------------------------------- stats
     def stats(self) -> ExecutorStats:
         import psutil
 
@@ -736,43 +411,6 @@ class ProcessExecutor(Executor):
                                          completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
                                          error="the executor was closed"))
         self._shutdown()
-
-    def _shutdown(self) -> None:
-        if self._shut:
-            return
-        self._shut = True
-        self._wake()
-        if self._receiver.is_alive() and threading.current_thread() is not self._receiver:
-            self._receiver.join(timeout=5.0)
-        with self._lock:
-            procs = [s for s in self._slots] + [s for s, _ in self._retiring]
-            self._retiring = []
-        for s in procs:
-            try:
-                with s.send_lock:
-                    s.conn.send(("stop",))
-            except (OSError, ValueError):
-                pass
-        end = time.monotonic() + _STOP_GRACE_S
-        for s in procs:
-            s.proc.join(timeout=max(0.0, end - time.monotonic()))
-        for s in procs:
-            if s.proc.is_alive():
-                s.proc.terminate()
-        end = time.monotonic() + _STOP_GRACE_S
-        for s in procs:
-            s.proc.join(timeout=max(0.0, end - time.monotonic()))
-            if s.proc.is_alive():
-                s.proc.kill()
-                s.proc.join(timeout=5.0)
-            s.finish()
-        self._sel.close()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        atexit.unregister(self._atexit)
 
     def __del__(self) -> None:  # last resort; close() is the way
         try:
