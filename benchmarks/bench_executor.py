@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3, help="seeds per query")
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--load", type=float, default=0.5, help="share of saturation throughput for the latency run")
-    ap.add_argument("--latency-queries", type=int, default=1000, help="queries per latency round")
+    ap.add_argument("--latency-queries", type=int, default=400, help="queries per latency round")
     ap.add_argument("--memory-queries", type=int, default=20000, help="queries between the two PSS readings")
     ap.add_argument("--max-in-flight", type=int, default=256)
     ap.add_argument("--json", help="also write the figures to this file")
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         lat_q = queries[: args.latency_queries]
         pool = open_pool(args.graph, model, args.kernel, wmax, queries[0])
         mine, theirs = [], []
-        for r in range(args.rounds):
+        for r in range(args.rounds * 3):  # short alternating rounds: both sides see the same noise
             mine.append(executor_latency(executors[wmax], lat_q, args.top_k, rate))
             theirs.append(pool_latency(pool, lat_q, args.top_k, rate))
             print(f"latency round {r + 1} at {rate:.0f} q/s: executor p50 {mine[-1]['p50_ms']:.3f} p99 "
