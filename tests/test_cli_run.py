@@ -166,7 +166,6 @@ def test_interrupt_writes_partial_results(tmp_path: Path) -> None:
 
     def body(r) -> None:
         r.run_phase(sc.phases[1])
-        session._phase_done(r.phases)
         raise KeyboardInterrupt
 
     assert session.execute(body) == 130
@@ -212,3 +211,34 @@ def test_ctrl_c_writes_partial_results_and_leaves_no_process(tmp_path: Path) -> 
     assert [p["name"] for p in data["phases"]] == ["warmup", "steady"]
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--executor", "bogus"], "executor.kind"),
+    (["speedup", "--workers", "1,x"], "worker counts"),
+    (["stress", "--soak", "1x"], "cannot read '1x'"),
+])
+def test_usage_errors_exit_2(app, tmp_path: Path, args: list[str], message: str) -> None:
+    res = runner.invoke(app, [*args, "--results-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_graph_exits_2(app, tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(f"name: g\ngraph: {{path: {tmp_path / 'none.tsv'}}}\n")
+    res = runner.invoke(app, ["run", str(path), "--results-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "none.tsv" in res.output
+
+
+def test_soak(app, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    extra = "  rss_growth: ['value<0.5']\n"
+    res = runner.invoke(app, ["stress", str(_scenario(tmp_path, extra=extra)), "--soak", "1s", "--rate", "100",
+                              "--results-dir", str(out)])
+    assert res.exit_code == 0, res.output
+    data = _results(out)
+    soak = data["summary"]["soak"]
+    assert soak["rate_qps"] == 100 and soak["duration_s"] == 1.0 and soak["p99_last_ms"] is not None
+    assert data["phases"][-1]["name"] == "soak" and data["phases"][-1]["total"] == 100
+    assert "soak 1s at 100 q/s" in res.output

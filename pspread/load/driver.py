@@ -190,6 +190,14 @@ class Driver:
         """Ctrl-C in the loop: stop submitting; the phase still ends with a report (and a short drain)."""
         self.stop_event.set()
         self.interrupted = True
+    def abandon(self, model: str, recorder: Recorder) -> DriverReport:
+        """The report of a phase interrupted before or after its loop ran (what it recorded, if anything)."""
+        self._interrupted()
+        if recorder is not self.recorder:
+            self._begin(recorder, 0, self.clock())
+            self.interrupted = True
+        return self._finish(model, recorder, recorder.origin, recorder.late_starts, recorder.dropped)
+
     def _begin(self, recorder: Recorder, planned: int, start: float) -> None:
         recorder.origin = start
         self.recorder = recorder

@@ -115,12 +115,14 @@ def make_executor(scenario: Scenario, prepared: PreparedGraph, workers: int | No
             options["max_in_flight"] = spec.max_in_flight
         return ProcessExecutor(prepared.path, workers=n, model=model, kernel=scenario.model.kernel, **options)
     if kind == "dask":
-        try:
-            from pspread.execution.dask import DaskExecutor  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise ExecutorError(f"the dask executor is not available here ({exc}); use --executor process") from None
-        return DaskExecutor(prepared.path, workers=n, model=model, kernel=scenario.model.kernel,  # type: ignore[call-arg]
-                            scheduler=spec.scheduler)
+        from pspread.execution.dask import DaskExecutor  # says how to install Dask when it is missing
+
+        dask_options: dict[str, Any] = {"balance": spec.balance, "batch_size": spec.batch_size,
+                                        "memory_limit_mb": spec.memory_limit_mb, "queue_size": spec.queue_size}
+        if spec.max_in_flight is not None:
+            dask_options["max_in_flight"] = spec.max_in_flight
+        return DaskExecutor(prepared.path, scheduler=spec.scheduler, workers=n, model=model,
+                            kernel=scenario.model.kernel, **dask_options)
     raise ScenarioError(f"executor.kind must be process, inline or dask; got {kind!r}")
 
 
@@ -232,8 +234,8 @@ def schedule_for(phase: PhaseSpec, seed: int) -> ArrivalSchedule:
 class Runner:
     """Runs one scenario's phases on one executor; see the module docstring.
 
-    ``on_phase``: called after each phase with the figures so far (the CLI
-    writes the results file there).  ``executor_kind``/``workers`` override the
+    ``on_phase``: called after each phase with the figures so far, also for a
+    phase cut short by Ctrl-C (the CLI writes the results file there).  ``executor_kind``/``workers`` override the
     scenario's.  ``max_lateness_s``: drop arrivals later than this.
     """
 
@@ -293,30 +295,34 @@ class Runner:
         """Drive one phase and return its figures."""
         assert self.driver is not None and self.executor is not None and self.sampler is not None
         recorder = Recorder(capacity=_capacity(phase))
-        self.sampler.begin_phase()
-        self.observer.phase_started(phase, self.driver, recorder, self.sampler)
+        intended = None
         if phase.is_open:
             intended = schedule_for(phase, self.scenario.workload.random_seed + len(self.phases)).intended_times()
-            report = self.driver.run_open(self.source(), intended, recorder)
-        else:
-            clients = phase.clients or max(1, self.executor.num_workers)
-            report = self.driver.run_closed(self.source(), recorder, clients=clients, duration_s=phase.duration_s,
-                                            think_time_s=phase.think_time_ms / 1e3)
+        self.sampler.begin_phase()
+        try:
+            self.observer.phase_started(phase, self.driver, recorder, self.sampler)
+            if intended is not None:
+                report = self.driver.run_open(self.source(), intended, recorder)
+            else:
+                clients = phase.clients or max(1, self.executor.num_workers)
+                report = self.driver.run_closed(self.source(), recorder, clients=clients,
+                                                duration_s=phase.duration_s, think_time_s=phase.think_time_ms / 1e3)
+        except KeyboardInterrupt:  # Ctrl-C just outside the driver's loop: still a phase, cut short
+            report = self.driver.abandon("open" if intended is not None else "closed", recorder)
         self._offset += report.submitted
         figures = phase_figures(phase, report, recorder.snapshot(), self.sampler.end_phase())
         self.phases.append(figures)
         self.observer.phase_finished(figures)
+        self.on_phase(self.phases)
         if report.interrupted:
-            self.on_phase(self.phases)
             raise KeyboardInterrupt
         return figures
 
     def run(self) -> list[PhaseFigures]:
-        """Every phase in order; results are handed to ``on_phase`` after each."""
+        """Every phase in order (each handed to ``on_phase`` as it ends)."""
         self.setup()
         for phase in self.scenario.phases:
             figures = self.run_phase(phase)
-            self.on_phase(self.phases)
             if figures.report.stopped:
                 break
             if figures.total and figures.outcomes.get("worker_lost", 0) == figures.total:

@@ -148,8 +148,9 @@ class LiveView:
         if self.plain:
             tag = "" if phase.measured else " (warm-up, excluded)"
             self.console.print(f"phase {phase.name}: {phase.kind}{tag}", soft_wrap=True)
-            self._thread = threading.Thread(target=self._plain_loop, name="pspread-live", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._plain_loop, name="pspread-live", daemon=True)
+            thread.start()
+            self._thread = thread
         else:
             self._live = Live(get_renderable=self._renderable, console=self.console,
                               refresh_per_second=REFRESH_HZ, transient=False)
@@ -169,7 +170,8 @@ class LiveView:
     def _finish_thread(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2)
+            if self._thread.ident is not None:  # started (Ctrl-C may land between creating and starting)
+                self._thread.join(timeout=2)
             self._thread = None
         if self._live is not None:
             self._live.stop()
