@@ -3,8 +3,9 @@
 ``Runner(scenario).run()`` prepares the graph (generated graphs are written to
 a bundle so worker processes can mmap it; a temporary one is removed when the
 run ends), starts the executor, drives every phase, and after each phase turns
-its samples into figures and writes the results file again (atomically), so a
-run stopped by Ctrl-C or a crash still leaves what it measured.  Warm-up phases
+its samples into figures and hands them to ``on_phase`` -- where the CLI
+rewrites the results file (atomically), so a run stopped by Ctrl-C or a crash
+still leaves what it measured.  Warm-up phases
 run and are shown but are excluded from the figures and gates.
 
 The runner never prints: a UI observer (``pspread.ui.live``) watches the driver,
