@@ -32,6 +32,7 @@ WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, hel
 DurationOpt = Annotated[Optional[str], typer.Option("--duration", "-d", help="Length of every measured phase, e.g. 30s, 2m.")]
 RateOpt = Annotated[Optional[float], typer.Option("--rate", "-r", min=0.001, help="Arrival rate in queries/s (constant phases; ramps scaled to peak at it).")]
 ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", "-e", help="process, inline or dask.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask; none: a local cluster on 127.0.0.1).")]
 JsonOpt = Annotated[Optional[Path], typer.Option("--json", help="Also write the results JSON here.")]
 MarkdownOpt = Annotated[Optional[Path], typer.Option("--markdown", help="Write a Markdown summary here (for CI job pages).")]
 ResultsOpt = Annotated[Path, typer.Option("--results-dir", help="Folder for the results file (never overwritten).")]
@@ -78,10 +79,13 @@ def run_command(
     scenario: ScenarioArg = None, workers: WorkersOpt = None, duration: DurationOpt = None, rate: RateOpt = None,
     executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None,
     results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."""
-    sc, base = _load(scenario, {"workers": workers, "duration": duration, "rate": rate, "executor.kind": executor},
-                     set_)
+    if scheduler is not None and executor is None:
+        executor = "dask"
+    sc, base = _load(scenario, {"workers": workers, "duration": duration, "rate": rate, "executor.kind": executor,
+                                "executor.scheduler": scheduler}, set_)
     session = _session(sc, base, results_dir, plain, json_out, markdown)
 
     def body(runner: Runner) -> None:

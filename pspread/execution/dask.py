@@ -1,0 +1,657 @@
+"""``DaskExecutor``: the executor interface on Dask distributed, beyond one machine.
+
+Design (DESIGN.md, "Execution"):
+
+* each Dask worker process holds one graph replica (``GraphHolder``, a worker
+  plugin): opened by mmap from a path the workers can read, or shipped once per
+  worker when they cannot -- never per query;
+* pspread, not Dask's scheduler, decides which worker gets which queries (the
+  process executor's strategies, ``pspread.execution.dispatch``); queries travel
+  to a worker in batches of up to ``batch_size`` over a direct connection to it,
+  and at most ``depth`` batches per worker are outstanding (one computing, the
+  next already there), the rest wait in the parent; admission is the process
+  executor's: ``max_in_flight`` on workers, ``queue_size`` more, then ``OVERLOADED``;
+* all the executor's bookkeeping runs on the Dask client's event loop; ``submit``
+  only queues under a lock and wakes that loop when it is not already busy;
+* a worker lost mid-batch: its queries are retried once on another worker,
+  then answered ``WORKER_LOST``; a worker that rejoins (a local cluster's nanny
+  restarts it) takes the lost one's place and counts a restart;
+* ``scheduler=None`` starts a ``LocalCluster`` bound to 127.0.0.1 (no
+  dashboard) and stops it on every exit path (``close``, ``__exit__``,
+  ``atexit``, Ctrl-C while starting).  A given address is used as is (TLS and
+  security come from Dask's configuration); one that cannot be reached within
+  ``connect_timeout_s`` is a ``RunAborted`` naming it.
+
+Dask is optional: it is imported here only, and a missing install is an
+``ExecutorError`` that says how to get it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import heapq
+import itertools
+import logging
+import os
+import pickle
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from pspread.engine.model import SpreadModel
+from pspread.errors import ExecutorError, GraphError, RunAborted
+from pspread.execution.base import Callback, Executor, ExecutorStats, WorkerStats
+from pspread.execution.dispatch import make_balancer
+from pspread.execution.query import Outcome, Query, QueryResult
+from pspread.execution.slots import Entry
+from pspread.execution.worker import EXPIRED, INVALID, THREAD_ENV, to_result
+
+INSTALL_HINT = "the dask executor needs `pip install 'pspread[dask]'`"
+_RECONCILE_S = 0.5
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ExecutorError(INSTALL_HINT) from None
+    return distributed
+
+
+class _Worker:
+    """One Dask worker as the executor tracks it (a position: a replacement inherits its counters)."""
+
+    def __init__(self, index: int, address: str, pid: int, stats: WorkerStats | None = None) -> None:
+        self.index = index
+        self.address = address
+        self.pid = pid
+        self.alive = True
+        self.batches = 0  # messages outstanding
+        self.inflight: dict[int, Entry] = {}
+        self.known_models: set[int] = {0}
+        self.stats = stats or WorkerStats(worker=index, pid=pid)
+        self.stats.pid = pid
+        self.stats.in_flight = 0
+
+    @property
+    def inflight_n(self) -> int:
+        return len(self.inflight)
+
+
+class DaskExecutor(Executor):
+    """Answers queries on the workers of a Dask cluster, each holding one graph replica.
+
+    ``graph_path``: a bundle folder (``pspread graph generate ... -o PATH``).
+    ``scheduler``: a Dask scheduler address (``tcp://host:8786``); None starts a
+    local cluster of ``workers`` processes on 127.0.0.1.  With an address every
+    worker the cluster has is used (at least one is waited for).
+    ``model``/``kernel``: as for ``ProcessExecutor``.  ``balance``:
+    ``least-loaded``, ``round-robin`` or ``power-of-two``.  ``batch_size``: most
+    queries per message to a worker.  ``depth``: messages outstanding per worker.
+    ``ship_graph``: send the bundle's files to the workers (once each) instead of
+    having them open ``graph_path``; automatic for a worker that cannot read it.
+    ``memory_limit_mb``: a local worker past it is restarted by Dask (its queries retried).
+    """
+
+    def __init__(
+        self,
+        graph_path: str | os.PathLike[str],
+        scheduler: str | None = None,
+        workers: int = 2,
+        model: SpreadModel | None = None,
+        kernel: str = "auto",
+        balance: str = "least-loaded",
+        batch_size: int | None = 8,
+        max_in_flight: int | None = 256,
+        queue_size: int | None = None,
+        depth: int = 2,
+        ship_graph: bool = False,
+        memory_limit_mb: float | None = None,
+        connect_timeout_s: float = 5.0,
+        start_timeout_s: float = 120.0,
+    ) -> None:
+        for name, value, low in (("workers", workers, 1), ("batch_size", batch_size or 8, 1),
+                                 ("max_in_flight", max_in_flight or 256, 1), ("depth", depth, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ExecutorError(f"{name} must be an integer >= {low}, got {value!r}")
+        if queue_size is not None and (not isinstance(queue_size, int) or queue_size < 0):
+            raise ExecutorError(f"queue_size must be an integer >= 0, got {queue_size!r}")
+        if model is not None and not isinstance(model, SpreadModel):
+            raise ExecutorError(f"model must be a SpreadModel or None, got {type(model).__name__}")
+        if not connect_timeout_s > 0:
+            raise ExecutorError(f"connect_timeout_s must be > 0 seconds, got {connect_timeout_s!r}")
+        path = Path(graph_path)
+        if not path.is_dir() and scheduler is None:
+            raise GraphError(f"{path}: not a graph bundle folder; Dask workers open bundles by mmap -- create one "
+                             "with `pspread graph generate ... -o PATH` or `pspread graph convert`")
+        self.graph_path = str(path.resolve()) if path.is_dir() else str(graph_path)
+        self.scheduler = scheduler
+        self.num_workers = workers
+        self.model = model or SpreadModel()
+        self.kernel = kernel
+        self.balance = balance
+        self._balancer = make_balancer(balance)
+        self.batch_size = batch_size or 8
+        self.max_in_flight = max_in_flight or 256
+        self.queue_size = 4 * self.max_in_flight if queue_size is None else queue_size
+        self.depth = depth
+        self.ship_graph = ship_graph
+        self._token = uuid.uuid4().hex[:12]
+        from pspread.execution.dask_worker import handler_names
+
+        self._ops = handler_names(self._token)
+        self._lock = threading.Lock()
+        self._keys = itertools.count()
+        self._pending: dict[int, Entry] = {}
+        self._queue: deque[Entry] = deque()
+        self._queued = 0
+        self._inflight = 0
+        self._deadlines: list[tuple[float, int]] = []
+        self._submitted = 0
+        self._completed = 0
+        self._outcomes: dict[str, int] = {}
+        self._model_ids: dict[SpreadModel, int] = {self.model: 0}
+        self._workers: list[_Worker] = []
+        self._lost_addresses: set[str] = set()
+        self._kicked = False
+        self._tasks: set[Any] = set()
+        self._closed = False
+        self._shut = False
+        self._cluster: Any = None
+        self._client: Any = None
+        self._ticker: Any = None
+        #: how long the cluster took to start and (after close) to stop, in seconds
+        self.start_s = 0.0
+        self.stop_s = 0.0
+        _ref = weakref.ref(self)
+        self._atexit = lambda: (lambda ex: ex.close() if ex is not None else None)(_ref())
+        atexit.register(self._atexit)
+        try:
+            self._start(memory_limit_mb, connect_timeout_s, start_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ starting
+    def _start(self, memory_limit_mb: float | None, connect_timeout_s: float, start_timeout_s: float) -> None:
+        distributed = _import_distributed()
+        t0 = time.perf_counter()
+        if self.scheduler is None:
+            env = {k: "1" for k in THREAD_ENV}
+            from pspread.execution.worker import HOOKS_ENV
+
+            if os.environ.get(HOOKS_ENV):
+                env[HOOKS_ENV] = os.environ[HOOKS_ENV]
+            self._cluster = distributed.LocalCluster(
+                n_workers=self.num_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                scheduler_port=0, dashboard_address=None, worker_dashboard_address=None,
+                # no dashboard; the scheduler's small HTTP server on a free loopback port, not 8787
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR, env=env,
+                memory_limit=0 if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024))
+            self._client = distributed.Client(self._cluster, set_as_default=False,
+                                              timeout=f"{max(connect_timeout_s, 10.0)}s")
+        else:
+            try:
+                self._client = distributed.Client(self.scheduler, set_as_default=False,
+                                                  timeout=f"{connect_timeout_s}s")
+            except (OSError, TimeoutError) as exc:
+                raise RunAborted(f"cannot reach the Dask scheduler at {self.scheduler} within {connect_timeout_s:g} s "
+                                 f"({exc}); check the address, that the scheduler runs and that this machine may "
+                                 "connect to it (TLS settings come from Dask's configuration)") from None
+        self.start_s = time.perf_counter() - t0
+        from pspread.execution.dask_worker import GraphHolder
+
+        on_workers = None if self.ship_graph else self.graph_path
+        self._client.register_plugin(GraphHolder(on_workers, self.model, self.kernel, self._token))
+        addresses = self._worker_addresses(start_timeout_s)
+        if self.scheduler is not None:
+            self.num_workers = len(addresses)
+        for i, address in enumerate(addresses):
+            hello = self._client.sync(self._greet, address, start_timeout_s)
+            self._workers.append(_Worker(i, address, int(hello["pid"])))
+        self._ticker = self._client.loop.add_callback(self._tick_forever)
+
+    def _worker_addresses(self, timeout_s: float) -> list[str]:
+        want = self.num_workers if self.scheduler is None else 1
+        try:
+            self._client.wait_for_workers(want, timeout=timeout_s)
+        except (TimeoutError, OSError) as exc:
+            raise ExecutorError(f"no Dask worker joined {self.scheduler or 'the local cluster'} within "
+                                f"{timeout_s:g} s ({exc})") from None
+        return sorted(self._client.scheduler_info(n_workers=-1)["workers"])
+
+    async def _greet(self, address: str, timeout_s: float) -> dict[str, Any]:
+        """Ask the worker's holder how it is; ship the bundle when it cannot open the path; fail clearly."""
+        import asyncio
+
+        rpc = self._client.rpc(address)
+        hello = await asyncio.wait_for(getattr(rpc, self._ops["hello"])(), timeout_s)
+        if hello["state"] == "need-bundle":
+            await self._ship(rpc)
+            hello = await asyncio.wait_for(getattr(rpc, self._ops["hello"])(open_shipped=True), timeout_s)
+        if hello["state"] != "ready":
+            raise ExecutorError(f"Dask worker {address} cannot open the graph {self.graph_path}: {hello['error']}")
+        return hello
+
+    async def _ship(self, rpc: Any) -> None:
+        """Send every file of the bundle to one worker, one message per file (once per worker)."""
+        folder = Path(self.graph_path)
+        if not folder.is_dir():
+            raise ExecutorError(f"{self.graph_path}: the Dask workers cannot read this bundle and it is not here "
+                                "to send either; give a bundle path that exists on this machine or on the workers")
+        for f in sorted(folder.iterdir()):
+            if f.is_file():
+                reply = await getattr(rpc, self._ops["file"])(name=f.name, data=f.read_bytes())
+                if reply != "ok":
+                    raise ExecutorError(f"shipping {f} to a Dask worker failed: {reply}")
+
+    def pids(self) -> list[int]:
+        """Worker process ids (a local cluster only: remote pids mean nothing here)."""
+        if self._cluster is None:
+            return []
+        with self._lock:
+            return [w.pid for w in self._workers if w.alive]
+
+    # -------------------------------------------------------------- submit
+    def submit(self, query: Query, callback: Callback | None = None) -> "cf.Future[QueryResult]":
+        """Admit a query (queued for the loop) or answer it ``OVERLOADED`` at once; never blocks."""
+        now = time.perf_counter()
+        fut: cf.Future[QueryResult] = cf.Future()
+        timeout = query.timeout_s
+        deadline = None if timeout is None else now + timeout
+        entry = Entry(next(self._keys), query, fut, callback, now, deadline)
+        refused: Outcome | None = None
+        kick = False
+        with self._lock:
+            if self._closed:
+                raise ExecutorError("this executor is closed; create a new one to run more queries")
+            self._submitted += 1
+            if query.model is not None and query.model not in self._model_ids:
+                self._model_ids[query.model] = len(self._model_ids)
+            alive = any(w.alive for w in self._workers)
+            if alive and self._queued + self._inflight < self.max_in_flight + self.queue_size:
+                self._queue.append(entry)
+                self._queued += 1
+                self._pending[entry.key] = entry
+                if deadline is not None:
+                    heapq.heappush(self._deadlines, (deadline, entry.key))
+                if not self._kicked:
+                    self._kicked = kick = True
+            else:
+                refused = Outcome.OVERLOADED if alive else Outcome.WORKER_LOST
+                self._count(refused)
+        if kick:
+            self._client.loop.add_callback(self._pump)
+        if refused is not None:
+            why = (f"more than max_in_flight={self.max_in_flight} + queue_size={self.queue_size} queries waiting"
+                   if refused is Outcome.OVERLOADED else "no Dask worker is left to answer")
+            self._deliver(entry, QueryResult(query.query_id, refused, submitted_at=now,
+                                             completed_at=time.perf_counter(), kind=query.kind, error=why))
+        return fut
+
+    # -------------------------------------------------- dispatch (the loop)
+    def _count(self, outcome: Outcome, n: int = 1) -> None:
+        self._outcomes[outcome.value] = self._outcomes.get(outcome.value, 0) + n
+
+    def _pump(self) -> None:
+        """Move queued queries onto workers with room, one batch per message (runs on the loop)."""
+        cancelled: list[Entry] = []
+        with self._lock:
+            self._kicked = False
+            batches = self._fill(cancelled)
+        for e in cancelled:
+            self._deliver(e, None)
+        self._spawn(batches)
+
+    def _spawn(self, batches: list[tuple]) -> None:
+        """Start sending each batch (on the loop; tasks are kept until done so none is collected early)."""
+        import asyncio
+
+        for b in batches:
+            task = asyncio.ensure_future(self._send(*b))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _fill(self, cancelled: list[Entry]) -> list[tuple]:
+        room = [w for w in self._workers if w.alive and w.batches < self.depth]
+        out: list[tuple] = []
+        now = time.perf_counter()
+        while self._queued and room and self._inflight < self.max_in_flight:
+            worker = room[self._balancer.pick(room)]
+            entries: list[Entry] = []
+            limit = min(self.batch_size, self.max_in_flight - self._inflight)
+            while self._queue and len(entries) < limit:
+                e = self._queue.popleft()
+                if e.done:
+                    continue
+                self._queued -= 1
+                if not e.started:
+                    if not e.future.set_running_or_notify_cancel():
+                        e.done = True
+                        del self._pending[e.key]
+                        self._count(Outcome.CANCELLED)
+                        cancelled.append(e)
+                        continue
+                    e.started = True
+                e.worker = worker.index
+                worker.inflight[e.key] = e
+                self._inflight += 1
+                entries.append(e)
+            if not entries:
+                continue
+            worker.batches += 1
+            if worker.batches >= self.depth:
+                room.remove(worker)
+            items, models = [], None
+            for e in entries:
+                q = e.query
+                mid = 0 if q.model is None else self._model_ids[q.model]
+                if mid not in worker.known_models:
+                    worker.known_models.add(mid)
+                    (models := models or []).append((mid, q.model))
+                remaining = None if e.deadline is None else e.deadline - now
+                items.append((e.key, q.seeds, q.top_k, mid, q.kind, remaining))
+            out.append((worker, entries, items, models))
+        return out
+
+    async def _send(self, worker: _Worker, entries: list[Entry], items: list[tuple], models: Any) -> None:
+        """One batch to one worker and its answers back; a broken connection means the worker is lost."""
+        try:
+            payload = pickle.dumps(("q", models, items), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - some query cannot travel: answer those INVALID, send the rest
+            items, payload = self._drop_unpicklable(worker, items, models)
+            if payload is None:
+                self._batch_done(worker)
+                return
+        try:
+            reply = await getattr(self._client.rpc(worker.address), self._ops["answer"])(payload=payload)
+            rss, answers = pickle.loads(reply)
+        except Exception as exc:  # noqa: BLE001 - closed comm, worker gone, handler missing after a restart
+            self._on_lost(worker, f"Dask worker {worker.address} was lost ({type(exc).__name__}: {exc})")
+            return
+        self._on_answers(worker, answers, rss)
+
+    def _drop_unpicklable(self, worker: _Worker, items: list[tuple], models: Any) -> tuple[list[tuple], bytes | None]:
+        keep = []
+        for item in items:
+            try:
+                pickle.dumps(item)
+            except Exception as exc:  # noqa: BLE001
+                self._reject(worker, item[0], f"the query cannot be sent to a Dask worker: {type(exc).__name__}: "
+                                              f"{exc}; give seeds as a list of ints, a {{id: activation}} dict or a text")
+            else:
+                keep.append(item)
+        if not keep:
+            return keep, None
+        return keep, pickle.dumps(("q", models, keep), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _reject(self, worker: _Worker, key: int, why: str) -> None:
+        with self._lock:
+            e = worker.inflight.pop(key, None)
+            if e is None:
+                return
+            self._inflight -= 1
+            if e.done:
+                return
+            e.done = True
+            self._pending.pop(key, None)
+            self._count(Outcome.INVALID)
+        self._deliver(e, QueryResult(e.query.query_id, Outcome.INVALID, submitted_at=e.submitted_at,
+                                     completed_at=time.perf_counter(), kind=e.query.kind, error=why))
+
+    def _batch_done(self, worker: _Worker) -> None:
+        with self._lock:
+            worker.batches -= 1
+        self._pump()
+
+    def _on_answers(self, worker: _Worker, answers: list, rss: int) -> None:
+        answered: list = []
+        cancelled: list[Entry] = []
+        with self._lock:
+            worker.batches -= 1
+            st = worker.stats
+            if rss:
+                st.rss_bytes = rss
+            for ans in answers:
+                e = worker.inflight.pop(ans[0], None)
+                if e is None:
+                    continue
+                self._inflight -= 1
+                st.busy_s += ans[3]
+                if e.done:
+                    continue  # answered TIMED_OUT (or CANCELLED) already
+                e.done = True
+                del self._pending[e.key]
+                status = ans[1]
+                if status == EXPIRED:
+                    self._count(Outcome.TIMED_OUT)
+                else:
+                    st.queries += 1
+                    self._completed += 1
+                    if status == INVALID:
+                        st.errors += 1
+                        self._count(Outcome.INVALID)
+                    else:
+                        self._count(Outcome.OK)
+                answered.append((e, ans))
+            batches = self._fill(cancelled)
+        self._spawn(batches)
+        for e in cancelled:
+            self._deliver(e, None)
+        index = worker.index
+        for e, (_, status, payload, compute_s) in answered:
+            self._deliver(e, to_result(e.query, status, payload, compute_s, e.submitted_at, index, e.attempts))
+
+    def _on_lost(self, worker: _Worker, why: str) -> None:
+        """Retry the lost worker's queries once elsewhere, report the rest ``WORKER_LOST``."""
+        lost: list[Entry] = []
+        cancelled: list[Entry] = []
+        with self._lock:
+            worker.batches = max(0, worker.batches - 1)
+            if worker.alive:
+                worker.alive = False
+                self._lost_addresses.add(worker.address)
+            entries = list(worker.inflight.values())
+            worker.inflight.clear()
+            self._inflight -= len(entries)
+            for e in reversed(entries):
+                if e.done:
+                    continue
+                e.worker = -1
+                if e.attempts < 2 and not self._closed:
+                    e.attempts = 2
+                    self._queue.appendleft(e)
+                    self._queued += 1
+                else:
+                    e.done = True
+                    del self._pending[e.key]
+                    self._count(Outcome.WORKER_LOST)
+                    lost.append(e)
+            if not any(w.alive for w in self._workers):
+                while self._queue:  # nobody left to retry on
+                    e = self._queue.popleft()
+                    if e.done:
+                        continue
+                    e.done = True
+                    self._queued -= 1
+                    del self._pending[e.key]
+                    self._count(Outcome.WORKER_LOST)
+                    lost.append(e)
+            batches = self._fill(cancelled)
+        self._spawn(batches)
+        for e in cancelled:
+            self._deliver(e, None)
+        for e in lost:
+            self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
+                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
+                                         error=why))
+
+    # ------------------------------------------- deadlines and replacements
+    async def _tick_forever(self) -> None:
+        """Expire deadlines; adopt a rejoined worker in a lost one's place (runs on the loop)."""
+        import asyncio
+
+        next_reconcile = time.perf_counter() + _RECONCILE_S
+        while not self._shut:
+            with self._lock:
+                wait = 0.25
+                if self._deadlines:
+                    wait = min(wait, max(0.002, self._deadlines[0][0] - time.perf_counter()))
+            await asyncio.sleep(wait)
+            if self._shut:
+                return
+            self._expire()
+            if time.perf_counter() >= next_reconcile:
+                next_reconcile = time.perf_counter() + _RECONCILE_S
+                try:
+                    await self._reconcile()
+                except Exception:  # noqa: BLE001 - a failed adoption is retried on the next tick
+                    pass
+
+    def _expire(self) -> None:
+        now = time.perf_counter()
+        done: list[Entry] = []
+        with self._lock:
+            heap = self._deadlines
+            while heap and heap[0][0] <= now:
+                _, key = heapq.heappop(heap)
+                e = self._pending.pop(key, None)
+                if e is None or e.done:
+                    continue
+                e.done = True
+                if e.worker < 0:
+                    self._queued -= 1
+                self._count(Outcome.TIMED_OUT)
+                done.append(e)
+        for e in done:
+            self._deliver(e, to_result(e.query, EXPIRED, None, 0.0, e.submitted_at, e.worker, e.attempts))
+
+    async def _reconcile(self) -> None:
+        with self._lock:
+            dead = [w for w in self._workers if not w.alive]
+            known = {w.address for w in self._workers} | self._lost_addresses
+        if not dead or self._shut:
+            return
+        info = await self._client.scheduler.identity(n_workers=-1)
+        for address in sorted(set(info.get("workers", {})) - known):
+            if not dead:
+                return
+            try:
+                hello = await self._greet(address, 60.0)
+            except Exception:  # noqa: BLE001 - not ready yet (plugin still opening the graph)
+                continue
+            old = dead.pop(0)
+            new = _Worker(old.index, address, int(hello["pid"]), old.stats)
+            new.stats.restarts += 1
+            with self._lock:
+                if self._shut:
+                    return
+                self._workers[old.index] = new
+            self._pump()
+
+    # ------------------------------------------------------------- results
+    def _deliver(self, e: Entry, result: QueryResult | None) -> None:
+        """Resolve one future and call its callback (outside the lock)."""
+        fut = e.future
+        if result is None:  # cancelled by the caller while queued
+            result = QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
+                                 completed_at=time.perf_counter(), kind=e.query.kind, error="cancelled")
+        elif e.started or fut.set_running_or_notify_cancel():
+            try:
+                fut.set_result(result)
+            except cf.InvalidStateError:
+                pass
+        if e.callback is not None:
+            try:
+                e.callback(result)
+            except Exception:  # noqa: BLE001 - a caller's callback must not stop the executor
+                pass
+
+    def stats(self) -> ExecutorStats:
+        with self._lock:
+            workers = list(self._workers)
+            ws = []
+            for w in workers:
+                s = WorkerStats(**vars(w.stats))
+                s.pid, s.in_flight = w.pid, len(w.inflight)
+                ws.append(s)
+            snap = ExecutorStats(workers=ws, submitted=self._submitted, completed=self._completed,
+                                 in_flight=self._inflight, queued=self._queued, outcomes=dict(self._outcomes))
+        if self._cluster is not None:
+            import psutil
+
+            for w, s in zip(workers, ws):
+                if w.alive:
+                    try:
+                        s.rss_bytes = int(psutil.Process(w.pid).memory_info().rss)
+                    except (psutil.Error, OSError):
+                        pass
+        return snap
+
+    # --------------------------------------------------------------- close
+    def close(self) -> None:
+        """Answer every pending query ``CANCELLED`` and stop the local cluster (or leave a remote one)."""
+        done: list[Entry] = []
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+            if first:
+                done = [e for e in self._pending.values() if not e.done]
+                for e in done:
+                    e.done = True
+                    self._count(Outcome.CANCELLED)
+                self._pending.clear()
+                self._queue.clear()
+                self._queued = 0
+        for e in done:
+            self._deliver(e, QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
+                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
+                                         error="the executor was closed"))
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._shut:
+            return
+        self._shut = True
+        t0 = time.perf_counter()
+        client, cluster = self._client, self._cluster
+        try:
+            if client is not None and cluster is None:
+                try:  # a shared cluster: free the replicas and handlers this executor added
+                    client.unregister_worker_plugin(f"pspread-graph-{self._token}")
+                except Exception:  # noqa: BLE001
+                    pass
+        finally:
+            try:
+                if client is not None:
+                    client.close(timeout=10)
+            except Exception:  # noqa: BLE001 - the cluster still has to go
+                pass
+            try:
+                if cluster is not None:
+                    cluster.close(timeout=10)
+            except Exception:  # noqa: BLE001
+                pass
+            self.stop_s = time.perf_counter() - t0
+            atexit.unregister(self._atexit)
+
+    def __del__(self) -> None:  # last resort; close() is the way
+        try:
+            if not self._shut:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        where = self.scheduler or "local cluster"
+        return (f"DaskExecutor({self.graph_path!r}, scheduler={where!r}, workers={self.num_workers}, "
+                f"kernel={self.kernel!r}, balance={self.balance!r}, batch_size={self.batch_size})")
+
+
+__all__ = ["DaskExecutor", "INSTALL_HINT"]

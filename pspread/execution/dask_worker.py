@@ -1,0 +1,168 @@
+"""The Dask side of the ``DaskExecutor``: one graph holder per Dask worker process.
+
+A ``GraphHolder`` is a Dask ``WorkerPlugin``: registered once by the executor,
+Dask installs it on every worker of the cluster, including workers that join
+later (a worker restarted by its nanny gets it again, so a replacement is
+ready without the executor doing anything).  On each worker it
+
+* opens the graph bundle once, by mmap, from a path the workers can read --
+  or, when they cannot (``ship_graph`` or a path missing there), receives the
+  bundle's files once, writes them under the worker's own scratch folder
+  (removed with the worker) and opens that copy by mmap;
+* keeps one ``Spreader`` per distinct model (``SpreaderCache``, shared with
+  the process executor), so kernel buffers are allocated once;
+* answers *batches* of queries on one dedicated thread (one query per core;
+  the worker's event loop stays free for Dask's heartbeats).
+
+The executor talks to it through three handlers added to the worker's RPC
+server, named with the executor's token so that several executors can share
+one cluster: ``pspread_hello_<token>``, ``pspread_file_<token>`` and
+``pspread_answer_<token>``.  A batch travels pickled, as bytes, in one message;
+the wire format is the process executor's (``("q", new_models, items)`` in,
+``(key, status, payload, compute_s)`` answers out), except that deadlines
+travel as seconds remaining (clocks differ between machines).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from pspread.execution.worker import EXPIRED, HOOKS_ENV, INVALID, SpreaderCache, answer, pin_threads
+
+#: states a holder reports in its hello
+READY, NEED_BUNDLE, FAILED = "ready", "need-bundle", "failed"
+
+
+def handler_names(token: str) -> dict[str, str]:
+    """The RPC operation names of one executor's holders."""
+    return {"hello": f"pspread_hello_{token}", "file": f"pspread_file_{token}", "answer": f"pspread_answer_{token}"}
+
+
+class GraphHolder(WorkerPlugin):
+    """Holds one graph replica and its spreaders on a Dask worker; answers batches of queries.
+
+    ``graph_path``: bundle folder to open on the worker (None: wait for the files
+    to be shipped).  ``model``: the default model (id 0).  ``kernel``: as for
+    ``Spreader``.  ``token``: names this executor's handlers and scratch folder.
+    """
+
+    def __init__(self, graph_path: str | None, model: Any, kernel: str, token: str) -> None:
+        self.graph_path = graph_path
+        self.model = model
+        self.kernel = kernel
+        self.token = token
+        self.name = f"pspread-graph-{token}"
+
+    # ------------------------------------------------------------ lifecycle
+    async def setup(self, worker: Any) -> None:
+        """Open the graph (off the event loop) and add this holder's handlers; never raises."""
+        import asyncio
+
+        pin_threads()
+        self.state = NEED_BUNDLE
+        self.error: str | None = None
+        self.cache: SpreaderCache | None = None
+        self.hooks = os.environ.get(HOOKS_ENV) == "1"
+        self.pid = os.getpid()
+        self.scratch = os.path.join(getattr(worker, "local_directory", None) or "/tmp", f"pspread-{self.token}")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="pspread-query")
+        self._ps: Any = None
+        names = handler_names(self.token)
+        worker.handlers[names["hello"]] = self.hello
+        worker.handlers[names["file"]] = self.receive_file
+        worker.handlers[names["answer"]] = self.answer_batch
+        if self.graph_path is not None and os.path.isdir(self.graph_path):
+            await asyncio.get_running_loop().run_in_executor(self.pool, self._open, self.graph_path)
+
+    def teardown(self, worker: Any) -> None:
+        for name in handler_names(self.token).values():
+            worker.handlers.pop(name, None)
+        self.cache = None
+        self.pool.shutdown(wait=False)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _open(self, path: str) -> None:
+        """Open the bundle, build the default spreader and run one warm-up query (compiled code loads now)."""
+        try:
+            from pspread.engine.io import load_graph
+
+            graph = load_graph(path)
+            cache = SpreaderCache(graph, self.kernel, threads=1)
+            cache.define(0, self.model)
+            warm = cache.get(0)
+            if graph.num_nodes:
+                answer(warm, [0], 1, "warm-up")
+        except Exception as exc:  # noqa: BLE001 - reported to the executor through hello
+            self.state, self.error = FAILED, f"{type(exc).__name__}: {exc}"
+            return
+        self.cache, self.state, self.error = cache, READY, None
+
+    # ------------------------------------------------------------- handlers
+    async def hello(self, open_shipped: bool = False) -> dict[str, Any]:
+        """Who and how ready this holder is; with ``open_shipped``, open the files received so far first."""
+        import asyncio
+
+        if open_shipped and self.state != READY:
+            await asyncio.get_running_loop().run_in_executor(self.pool, self._open, self.scratch)
+        return {"pid": self.pid, "state": self.state, "error": self.error, "rss": self._rss(),
+                "graph_path": self.graph_path}
+
+    async def receive_file(self, name: str, data: bytes) -> str:
+        """Store one shipped bundle file in the scratch folder (the executor sends each once)."""
+        if os.sep in name or name.startswith("."):
+            return f"refused file name {name!r}"
+        os.makedirs(self.scratch, exist_ok=True)
+        with open(os.path.join(self.scratch, name), "wb") as fh:
+            fh.write(data)
+        return "ok"
+
+    async def answer_batch(self, payload: bytes) -> bytes:
+        """Answer one pickled batch on the query thread; returns ``pickle((rss, answers))``."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._answer, payload)
+
+    def _answer(self, payload: bytes) -> bytes:
+        received = time.perf_counter()
+        _, new_models, items = pickle.loads(payload)
+        cache = self.cache
+        out: list[tuple] = []
+        if cache is None:
+            why = f"this worker has no graph ({self.error or self.state})"
+            out = [(item[0], INVALID, why, 0.0) for item in items]
+            return pickle.dumps((self._rss(), out), protocol=pickle.HIGHEST_PROTOCOL)
+        if new_models:
+            for mid, model in new_models:
+                cache.define(mid, model)
+        perf, hooks = time.perf_counter, self.hooks
+        for key, seeds, top_k, model_id, kind, remaining in items:
+            if remaining is not None and perf() - received > remaining:
+                out.append((key, EXPIRED, None, 0.0))
+                continue
+            try:
+                spreader = cache.get(model_id)
+            except Exception as exc:  # noqa: BLE001 - a model the kernel refuses
+                out.append((key, INVALID, f"the query's model cannot be used: {exc}", 0.0))
+                continue
+            out.append((key, *answer(spreader, seeds, top_k, kind, hooks)))
+        return pickle.dumps((self._rss(), out), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _rss(self) -> int:
+        try:
+            if self._ps is None:
+                import psutil
+
+                self._ps = psutil.Process()
+            return int(self._ps.memory_info().rss)
+        except Exception:  # noqa: BLE001 - statistics must never fail a batch
+            return 0
+
+
+__all__ = ["FAILED", "GraphHolder", "NEED_BUNDLE", "READY", "handler_names"]
