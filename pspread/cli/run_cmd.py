@@ -72,7 +72,7 @@ def _scaling(session: RunSession, runner: Runner, workers: list[int], queries: i
     session.console.print(f"speedup run: {queries} fixed queries at saturation on {', '.join(map(str, workers))} workers")
     report = measure_scaling(sc, lambda w: make_executor(sc, runner.prepared, workers=w, kind=kind),  # type: ignore[arg-type]
                              runner.workload, workers, queries, repeats, kind=kind, on_point=progress)
-    session.set_scaling(report.to_dict(), report.observed())
+    session.set_scaling(report.to_dict(), report.observed(sc.speedup.max_workers if sc.speedup else None))
 
 
 def run_command(

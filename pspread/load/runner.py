@@ -31,7 +31,7 @@ from pspread.load.driver import Driver, DriverReport
 from pspread.load.recorder import Recorder, Samples
 from pspread.load.resources import PhaseResources, ResourceSampler
 from pspread.load.schedule import ArrivalSchedule
-from pspread.load.thresholds import Observed, Verdict, evaluate_all
+from pspread.load.thresholds import SCALING_METRICS, Observed, Verdict, evaluate_all
 from pspread.load.workload import Workload, workload_for
 from pspread.scenario.model import PhaseSpec, Scenario
 
@@ -337,10 +337,13 @@ class Runner:
             observed.values.update(extra.values)
             observed.unavailable.update(extra.unavailable)
             observed.speedup_workers = extra.speedup_workers
-        for metric in ("speedup", "efficiency"):
+        for metric in SCALING_METRICS:
             if metric not in observed.values and metric not in observed.unavailable:
                 observed.unavailable[metric] = "no speedup run in this command (use `pspread speedup`)"
-        return evaluate_all(self.scenario.parsed_thresholds(), observed)
+        thresholds = self.scenario.parsed_thresholds()
+        if not self.phases:  # only a scaling run (pspread speedup): the load gates have nothing to judge
+            thresholds = [t for t in thresholds if t.metric in SCALING_METRICS]
+        return evaluate_all(thresholds, observed)
 
 
 def _capacity(phase: PhaseSpec) -> int:

@@ -55,16 +55,25 @@ class ScalingReport:
     def measured(self) -> list[ScalingPoint]:
         return [p for p in self.points if p.time_s is not None]
 
-    def observed(self) -> Observed:
-        """Speedup and efficiency at the largest requested W (SKIPPED when W exceeds the cores)."""
-        obs = Observed(cores=self.cores, speedup_workers=max(self.requested))
-        top = max(self.measured, key=lambda p: p.workers, default=None)
-        if top is None or top.workers != max(self.requested) or top.speedup is None:
-            reason = next((p.skipped for p in self.points if p.workers == max(self.requested) and p.skipped),
-                          "the scaling run measured nothing")
-            obs.unavailable.update(speedup=reason, efficiency=reason)
+    def observed(self, gate_workers: int | None = None) -> Observed:
+        """Speedup and efficiency at ``gate_workers`` (default: the largest requested W) for the gates.
+
+        SKIPPED when that W exceeds the cores, or when this run did not measure
+        it (``pspread speedup --workers 1,2`` against a gate meant for 4).
+        """
+        target = gate_workers or max(self.requested)
+        obs = Observed(cores=self.cores, speedup_workers=target)
+        point = next((p for p in self.points if p.workers == target), None)
+        if point is None:
+            measured = ", ".join(str(p.workers) for p in self.points)
+            reason = (f"the speedup gates are for {target} workers (the scenario's speedup.workers); "
+                      f"this run measured {measured}")
+        elif point.speedup is None:
+            reason = point.skipped or "the scaling run measured nothing"
         else:
-            obs.values.update(speedup=top.speedup, efficiency=top.efficiency or 0.0)
+            obs.values.update(speedup=point.speedup, efficiency=point.efficiency or 0.0)
+            return obs
+        obs.unavailable.update(speedup=reason, efficiency=reason)
         return obs
 
     def to_dict(self) -> dict[str, Any]:
