@@ -242,3 +242,14 @@ def test_soak(app, tmp_path: Path) -> None:
     assert soak["rate_qps"] == 100 and soak["duration_s"] == 1.0 and soak["p99_last_ms"] is not None
     assert data["phases"][-1]["name"] == "soak" and data["phases"][-1]["total"] == 100
     assert "soak 1s at 100 q/s" in res.output
+
+
+def test_speedup_gate_for_a_count_not_measured_is_skipped(app, tmp_path: Path) -> None:
+    extra = "  speedup: ['value>=1.5']\nspeedup: {workers: [1, 2], queries: 20}\n"
+    out = tmp_path / "results"
+    res = runner.invoke(app, ["speedup", str(_scenario(tmp_path, extra=extra)), "--workers", "1",
+                              "--results-dir", str(out)])
+    assert res.exit_code == 0, res.output
+    verdicts = _results(out)["thresholds"]
+    assert [v["metric"] for v in verdicts] == ["speedup"]  # no phases ran: only the scaling gate is judged
+    assert verdicts[0]["status"] == "skipped" and "for 2 workers" in verdicts[0]["reason"]
