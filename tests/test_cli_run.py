@@ -143,6 +143,7 @@ def test_run_with_two_worker_processes(app, tmp_path: Path) -> None:
     steady = data["phases"][1]
     assert steady["total"] == 200 and steady["errors"] == 0
     assert set(steady["per_worker"]) == {"0", "1"}
+    assert sum(w["count"] for w in steady["per_worker_latency_ms"].values()) == 200
     assert 0 < data["summary"]["coordination_overhead"] < 1
     assert len(data["workers"]) == 2
 

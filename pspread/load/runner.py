@@ -147,6 +147,7 @@ class PhaseFigures:
     per_worker: dict[int, int]
     latency_ms: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     planned_rate: float | None = None
+    per_worker_latency: dict[int, dict[str, float | None]] = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float:
@@ -157,7 +158,9 @@ class PhaseFigures:
             "name": self.name, "kind": self.kind, "measured": self.measured, "planned_s": self.planned_s,
             "driver": self.report.to_dict(), "latency_ms": self.latency.to_dict(), "outcomes": self.outcomes,
             "errors": self.errors, "total": self.total, "error_rate": self.error_rate,
-            "throughput_qps": self.throughput_qps, "planned_rate_qps": self.planned_rate, "per_worker": {str(k): v for k, v in self.per_worker.items()},
+            "throughput_qps": self.throughput_qps, "planned_rate_qps": self.planned_rate,
+            "per_worker": {str(k): v for k, v in self.per_worker.items()},
+            "per_worker_latency_ms": {str(k): v for k, v in self.per_worker_latency.items()},
             "series": self.series.to_dict(), "resources": self.resources.to_dict(),
         }
 
@@ -173,13 +176,18 @@ def phase_figures(phase: PhaseSpec, report: DriverReport, samples: Samples, reso
     errors = total - int(ok.sum())
     span = max(report.duration_s, 1e-9)
     workers = np.bincount(samples.worker[samples.worker >= 0]) if len(samples) else np.zeros(0, np.int64)
+    per_worker_latency = {}
+    for w in np.flatnonzero(workers).tolist():
+        mine = lat_ms[ok & (samples.worker == w)]
+        summary = stats.summarize(mine)
+        per_worker_latency[w] = {"count": summary.count, "med": summary.med, "p99": summary.p99, "max": summary.max}
     return PhaseFigures(
         name=str(phase.name), kind=phase.kind, measured=phase.measured, planned_s=float(phase.duration_s or 0.0),
         report=report, latency=stats.summarize(lat_ms[ok]), outcomes=outcomes, errors=errors, total=total,
         throughput_qps=int(ok.sum()) / span,
         series=stats.per_second(samples.completed - samples.origin, lat_ms, ok, duration_s=phase.duration_s),
         resources=resources, per_worker={i: int(c) for i, c in enumerate(workers.tolist()) if c},
-        latency_ms=lat_ms[ok], planned_rate=phase.rate_qps,
+        latency_ms=lat_ms[ok], planned_rate=phase.rate_qps, per_worker_latency=per_worker_latency,
     )
 
 

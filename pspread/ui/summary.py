@@ -59,7 +59,9 @@ def phase_lines(phases: Iterable[PhaseFigures]) -> list[str]:
         lines.append(f"    {_dots('late starts / dropped')} {p.report.late_starts} / {p.report.dropped}")
         if p.per_worker:
             total = sum(p.per_worker.values()) or 1
-            share = "  ".join(f"w{w} {n} ({100 * n / total:.0f}%)" for w, n in sorted(p.per_worker.items()))
+            p99 = {w: d.get("p99") for w, d in p.per_worker_latency.items()}
+            share = "  ".join(f"w{w} {n} ({100 * n / total:.0f}%, p99 {_ms(p99.get(w))})"
+                              for w, n in sorted(p.per_worker.items()))
             lines.append(f"    {_dots('per worker')} {share}")
         res = p.resources
         if res.coordination_overhead is not None:
