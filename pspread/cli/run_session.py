@@ -53,7 +53,7 @@ class RunSession:
     def _phase_done(self, phases: list[PhaseFigures]) -> None:
         """After each phase: add it to the results and rewrite the file (atomically)."""
         self.results = self.results.with_phase(PhaseResult.from_dict(phases[-1].to_dict()))
-        self.results = replace(self.results, summary=self._summary(phases))
+        self.results = replace(self.results, summary={**self.results.summary, **self._summary(phases)})
         self.writer.write(self.results)
 
     def _summary(self, phases: list[PhaseFigures]) -> dict[str, Any]:
