@@ -114,6 +114,7 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
         self._mem_check_s = memory_check_s
         self._flush_s = flush_ms / 1000.0
         self._max_depth = max(2, min(64, batch_size or 16))
+        self._mean_compute_s = 0.0  # running mean of the workers' time per query (sizes batches)
         import multiprocessing as mp
 
         self._ctx = mp.get_context(start_method)
@@ -278,7 +279,10 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
             return []
         # each worker holds one query running plus prefetched ones (so it never waits for a
         # round trip); the longer the queue, the more it gets per message (fewer messages)
-        depth = min(self._max_depth, max(2, -(-self._queued // len(accepting))))
+        # ...but never more than about one answer-batching window of work (flush_ms) queued on
+        # one worker: a worker that stalls must not sit on many queries another could take
+        by_time = int(self._flush_s / self._mean_compute_s) + 1 if self._mean_compute_s > 0 else self._max_depth
+        depth = max(2, min(self._max_depth, -(-self._queued // len(accepting)), by_time))
         room = [s for s in accepting if len(s.inflight) < depth]
         while self._queued and self._inflight < self.max_in_flight and room:
             e = queue.popleft()

@@ -26,6 +26,7 @@ class Receiver:
     _lock: Any
     _slots: list[Slot]
     _shut: bool
+    _mean_compute_s: float
 
     def _receive_loop(self) -> None:
         next_mem = time.perf_counter() + self._mem_check_s
@@ -147,6 +148,10 @@ class Receiver:
             self._inflight -= n_ok + n_invalid + n_expired + n_late
             st = slot.stats
             st.busy_s += busy
+            if answered:
+                mean = busy / len(answered)
+                m = self._mean_compute_s
+                self._mean_compute_s = mean if m == 0.0 else 0.8 * m + 0.2 * mean
             st.queries += n_ok + n_invalid
             st.errors += n_invalid
             self._completed += n_ok + n_invalid
