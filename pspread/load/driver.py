@@ -111,11 +111,11 @@ class Driver:
                     sleep(t - now)
                     now = clock()
                 elif now - t > tol:
-                    late += 1
-                    if now - t > max_late:
+                    if now - t > max_late:  # too late to be worth sending: dropped (not a late start)
                         dropped += 1
                         recorder.dropped = dropped
                         continue
+                    late += 1
                 if stop.is_set():
                     break
                 query = source(k)
@@ -190,6 +190,7 @@ class Driver:
         """Ctrl-C in the loop: stop submitting; the phase still ends with a report (and a short drain)."""
         self.stop_event.set()
         self.interrupted = True
+
     def abandon(self, model: str, recorder: Recorder) -> DriverReport:
         """The report of a phase interrupted before or after its loop ran (what it recorded, if anything)."""
         self._interrupted()
