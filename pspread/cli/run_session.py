@@ -102,9 +102,11 @@ class RunSession:
                 raise  # bad input found before anything ran: a message and exit 2, no results file
             status, code, error = "aborted", exc.exit_code, exc
         finally:
-            self._record_workers()
-            self.view.close()
-            self._stop_quietly()
+            try:
+                self._record_workers()
+                self.view.close()
+            finally:
+                self._stop_quietly()
         verdicts = self._verdicts() if gates and (self.runner.phases or self.scaling) else []
         if status == "complete" and any(v.failed for v in verdicts):
             code = EXIT_GATE_FAILED

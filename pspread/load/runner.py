@@ -14,6 +14,7 @@ the recorder and the resource sampler through the ``Observer`` hooks.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -86,6 +87,7 @@ def prepare_graph(scenario: Scenario, need_bundle: bool, base_dir: Path | None =
     if not need_bundle:
         return PreparedGraph(graph, None)
     folder = Path(tempfile.mkdtemp(prefix="pspread-graph-"))
+    atexit.register(shutil.rmtree, folder, True)  # the last resort if cleanup() is never reached
     try:
         return PreparedGraph(graph, save_graph(graph, folder / (key or "graph")), tmpdir=folder)
     except BaseException:
