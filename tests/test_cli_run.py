@@ -186,7 +186,9 @@ def test_ctrl_c_writes_partial_results_and_leaves_no_process(tmp_path: Path) -> 
 
     scenario = _scenario(tmp_path).read_text().replace("duration_s: 1s", "duration_s: 30s")
     (tmp_path / "long.yaml").write_text(scenario)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), TMPDIR=str(tmp))
     cmd = [sys.executable, "-c", "from pspread.cli.app import main; main()", "run", "long.yaml",
            "--executor", "process", "--workers", "2", "--plain", "--results-dir", "results"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -212,6 +214,7 @@ def test_ctrl_c_writes_partial_results_and_leaves_no_process(tmp_path: Path) -> 
     assert [p["name"] for p in data["phases"]] == ["warmup", "steady"]
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
+    assert not list(tmp.glob("pspread-graph-*"))  # the temporary graph bundle is gone too
 
 
 @pytest.mark.parametrize("args, message", [
