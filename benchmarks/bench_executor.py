@@ -236,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             share = median([x["share_of_standalone_sum"] for x in runs[w]])
             out["workers"][w] = {"qps": qps, "overhead": ovh, "share_of_standalone_sum": share, "rounds": runs[w],
                                  "per_worker_queries": [x.queries for x in executors[w].stats().workers]}
-            print(f"workers={w}: {qps:.1f} q/s at saturation = {share:.1%} of {w} x standalone ({rate1:.1f} q/s); "
-                  f"coordination overhead {ovh:.2%} of all CPU (medians)", flush=True)
+            out["workers"][w]["overhead_min"] = min(x["overhead"] for x in runs[w])
+            out["workers"][w]["share_max"] = max(x["share_of_standalone_sum"] for x in runs[w])
+            print(f"workers={w}: {qps:.1f} q/s at saturation = {share:.1%} of {w} x standalone ({rate1:.1f} q/s), "
+                  f"best round {out['workers'][w]['share_max']:.1%}; coordination overhead {ovh:.2%} of all CPU, "
+                  f"best round {out['workers'][w]['overhead_min']:.2%} (medians)", flush=True)
             if w > 1 and 1 in runs:
                 ratios = [a["wall_s"] / b["wall_s"] for a, b in zip(runs[1], runs[w])]
                 out["workers"][w]["speedup"] = {"median": median(ratios), "best": max(ratios), "rounds": ratios}

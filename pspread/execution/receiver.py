@@ -83,20 +83,13 @@ class Receiver:
         return next_mem
 
     def _on_message(self, slot: Slot) -> None:
-        """Handle every message waiting on ``slot``'s pipe (one wake-up, many messages)."""
-        conn = slot.conn
-        while True:
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                self._on_death(slot, f"worker {slot.index} closed its pipe")
-                return
-            self._handle(slot, msg)
-            try:
-                if not (slot.alive and conn.poll()):
-                    return
-            except (EOFError, OSError):
-                return  # the sentinel or the next recv reports the death
+        """Handle one message from ``slot``'s pipe (the selector reports it again if more wait)."""
+        try:
+            msg = slot.conn.recv()
+        except (EOFError, OSError):
+            self._on_death(slot, f"worker {slot.index} closed its pipe")
+            return
+        self._handle(slot, msg)
 
     def _handle(self, slot: Slot, msg: tuple) -> None:
         kind = msg[0]
