@@ -41,7 +41,7 @@ import uuid
 import weakref
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ExecutorError, GraphError, RunAborted
@@ -295,6 +295,31 @@ class DaskExecutor(Executor):
                                              completed_at=time.perf_counter(), kind=query.kind, error=why))
         return fut
 
+    def map(self, queries: Iterable[Query], timeout_s: float | None = None) -> list[QueryResult]:
+        """Run many queries, results in order; waits for room rather than overloading itself.
+
+        The calling thread sleeps until a chunk of room is free (not per query).
+        """
+        window = max(1, self.max_in_flight + self.queue_size)
+        low = window - max(1, min(64, window // 2))
+        cond = threading.Condition()
+        outstanding = [0]
+
+        def finished(_: QueryResult) -> None:
+            with cond:
+                outstanding[0] -= 1
+                if outstanding[0] == low:
+                    cond.notify()
+
+        futures: list[cf.Future[QueryResult]] = []
+        for q in queries:
+            with cond:
+                if outstanding[0] >= window and not cond.wait_for(lambda: outstanding[0] <= low, timeout_s):
+                    raise TimeoutError(f"map: no room for more queries within {timeout_s} s")
+                outstanding[0] += 1
+            futures.append(self.submit(q, callback=finished))
+        return [f.result(timeout=timeout_s) for f in futures]
+
     # -------------------------------------------------- dispatch (the loop)
     def _count(self, outcome: Outcome, n: int = 1) -> None:
         self._outcomes[outcome.value] = self._outcomes.get(outcome.value, 0) + n
@@ -319,10 +344,23 @@ class DaskExecutor(Executor):
             task.add_done_callback(self._tasks.discard)
 
     def _fill(self, cancelled: list[Entry]) -> list[tuple]:
-        room = [w for w in self._workers if w.alive and w.batches < self.depth]
+        """Batches for workers with room (called under the lock, on the loop).
+
+        An idle worker gets what is queued at once (latency).  A busy one gets a
+        further batch only when a full ``batch_size`` is waiting: each message
+        costs both sides hundreds of microseconds of CPU, so at moderate load
+        queries gather in the parent while the workers compute and leave in one
+        batch when an answer returns; at saturation full batches are prefetched
+        (up to ``depth`` per worker), so no worker waits for a round trip.
+        """
         out: list[tuple] = []
         now = time.perf_counter()
-        while self._queued and room and self._inflight < self.max_in_flight:
+        while self._queued and self._inflight < self.max_in_flight:
+            full = self._queued >= self.batch_size
+            room = [w for w in self._workers
+                    if w.alive and (w.batches == 0 or (full and w.batches < self.depth))]
+            if not room:
+                break
             worker = room[self._balancer.pick(room)]
             entries: list[Entry] = []
             limit = min(self.batch_size, self.max_in_flight - self._inflight)
@@ -344,10 +382,10 @@ class DaskExecutor(Executor):
                 self._inflight += 1
                 entries.append(e)
             if not entries:
+                if not self._queue:
+                    break
                 continue
             worker.batches += 1
-            if worker.batches >= self.depth:
-                room.remove(worker)
             items, models = [], None
             for e in entries:
                 q = e.query

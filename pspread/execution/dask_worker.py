@@ -11,8 +11,8 @@ ready without the executor doing anything).  On each worker it
   (removed with the worker) and opens that copy by mmap;
 * keeps one ``Spreader`` per distinct model (``SpreaderCache``, shared with
   the process executor), so kernel buffers are allocated once;
-* answers *batches* of queries on one dedicated thread (one query per core;
-  the worker's event loop stays free for Dask's heartbeats).
+* answers *batches* of queries one after another (one query per core) on the
+  worker's event loop, which it lets run between queries every ``YIELD_S``.
 
 The executor talks to it through three handlers added to the worker's RPC
 server, named with the executor's token so that several executors can share
@@ -38,6 +38,9 @@ from pspread.execution.worker import EXPIRED, HOOKS_ENV, INVALID, SpreaderCache,
 
 #: states a holder reports in its hello
 READY, NEED_BUNDLE, FAILED = "ready", "need-bundle", "failed"
+
+#: longest a batch keeps the worker's event loop before letting it run (seconds)
+YIELD_S = 0.02
 
 
 def handler_names(token: str) -> dict[str, str]:
@@ -72,8 +75,9 @@ class GraphHolder(WorkerPlugin):
         self.hooks = os.environ.get(HOOKS_ENV) == "1"
         self.pid = os.getpid()
         self.scratch = os.path.join(getattr(worker, "local_directory", None) or "/tmp", f"pspread-{self.token}")
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="pspread-query")
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="pspread-open")  # opens the graph off the loop
         self._ps: Any = None
+        self._rss_last, self._rss_at = 0, -1.0
         names = handler_names(self.token)
         worker.handlers[names["hello"]] = self.hello
         worker.handlers[names["file"]] = self.receive_file
@@ -124,16 +128,18 @@ class GraphHolder(WorkerPlugin):
         return "ok"
 
     async def answer_batch(self, payload: bytes) -> bytes:
-        """Answer one pickled batch on the query thread; returns ``pickle((rss, answers))``."""
+        """Answer one pickled batch; returns ``pickle((rss, answers))``.
+
+        Queries run right here on the worker's event loop: handing each batch to a
+        thread cost as much as the queries themselves (a thread wake-up and GIL
+        hand-over per message).  The loop is given back between queries once
+        ``YIELD_S`` has passed, so Dask's heartbeats and the next batch keep flowing.
+        """
         import asyncio
 
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self._answer, payload)
-
-    def _answer(self, payload: bytes) -> bytes:
         received = time.perf_counter()
         _, new_models, items = pickle.loads(payload)
         cache = self.cache
-        out: list[tuple] = []
         if cache is None:
             why = f"this worker has no graph ({self.error or self.state})"
             out = [(item[0], INVALID, why, 0.0) for item in items]
@@ -141,7 +147,9 @@ class GraphHolder(WorkerPlugin):
         if new_models:
             for mid, model in new_models:
                 cache.define(mid, model)
+        out = []
         perf, hooks = time.perf_counter, self.hooks
+        since = received
         for key, seeds, top_k, model_id, kind, remaining in items:
             if remaining is not None and perf() - received > remaining:
                 out.append((key, EXPIRED, None, 0.0))
@@ -152,17 +160,25 @@ class GraphHolder(WorkerPlugin):
                 out.append((key, INVALID, f"the query's model cannot be used: {exc}", 0.0))
                 continue
             out.append((key, *answer(spreader, seeds, top_k, kind, hooks)))
+            if perf() - since > YIELD_S:
+                await asyncio.sleep(0)
+                since = perf()
         return pickle.dumps((self._rss(), out), protocol=pickle.HIGHEST_PROTOCOL)
 
     def _rss(self) -> int:
+        """This worker's RSS, read at most every 0.25 s (it travels with every answer)."""
+        now = time.monotonic()
+        if now - self._rss_at < 0.25:
+            return self._rss_last
         try:
             if self._ps is None:
                 import psutil
 
                 self._ps = psutil.Process()
-            return int(self._ps.memory_info().rss)
+            self._rss_last, self._rss_at = int(self._ps.memory_info().rss), now
         except Exception:  # noqa: BLE001 - statistics must never fail a batch
-            return 0
+            pass
+        return self._rss_last
 
 
 __all__ = ["FAILED", "GraphHolder", "NEED_BUNDLE", "READY", "handler_names"]
