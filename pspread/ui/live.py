@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
 
 from pspread.load.driver import Driver
@@ -194,10 +192,10 @@ class LiveView:
                 self.console.print(plain_line(f), soft_wrap=True)
                 self.busy_s += time.perf_counter() - t0
 
-    def _renderable(self) -> Group:
+    def _renderable(self) -> Text:
         f = self._update()
         t0 = time.perf_counter()
-        group = render(f, self.title) if f is not None else Group(Text(""))
+        group = render(f, self.title) if f is not None else Text("")
         self.busy_s += time.perf_counter() - t0
         return group
 
@@ -225,35 +223,40 @@ def plain_line(f: LiveFigures) -> str:
             f"in flight {f.in_flight} late {f.late} dropped {f.dropped} | cpu {cpu}")
 
 
-def render(f: LiveFigures, title: str) -> Group:
-    """The Rich view: progress bar, the load table, processes and targets."""
-    head = Table.grid(padding=(0, 1))
-    head.add_column()
-    head.add_column(width=30)
-    head.add_column()
-    label = f"[bold]{title}[/] phase [cyan]{f.phase}[/] ({f.kind}{'' if f.measured else ', warm-up'})"
+def _row(text: Text, cells: list[str], width: int = 10, style: str = "") -> None:
+    for cell in cells:
+        text.append(cell.rjust(width), style=style)
+    text.append("\n")
+
+
+def render(f: LiveFigures, title: str) -> Text:
+    """The Rich view: a progress bar, load and count columns, processes, targets.
+
+    One styled ``Text`` with fixed-width columns rather than Rich tables: a
+    table re-measures every cell on every refresh (several ms), a Text costs a
+    fraction of that, which keeps the view well under 1% of the parent at 4 Hz.
+    """
+    out = Text()
+    out.append(title, style="bold")
+    out.append(" phase ")
+    out.append(f.phase, style="cyan")
+    out.append(f" ({f.kind}{'' if f.measured else ', warm-up'})  ")
     total = f.planned_s or max(f.elapsed_s, 1.0)
-    head.add_row(label, ProgressBar(total=total, completed=min(f.elapsed_s, total)),
-                 f"{f.elapsed_s:.0f}s / {f.planned_s:.0f}s")
-
-    load = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
-    for col in ("q/s now", "q/s avg", "p50 ms", "p95 ms", "p99 ms", "max ms"):
-        load.add_column(col, justify="right", min_width=8)
-    load.add_row(f"{f.current_qps:.0f}", f"{f.overall_qps:.0f}", _num(f.p50), _num(f.p95), _num(f.p99), _num(f.max))
-    counts = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
-    for col in ("done", "in flight", "late", "dropped", "errors"):
-        counts.add_column(col, justify="right", min_width=8)
+    done = int(round(30 * min(f.elapsed_s, total) / total))
+    out.append("━" * done, style="magenta")
+    out.append("━" * (30 - done), style="grey23")
+    out.append(f"  {f.elapsed_s:.0f}s / {f.planned_s:.0f}s\n")
+    _row(out, ["q/s now", "q/s avg", "p50 ms", "p95 ms", "p99 ms", "max ms"], style="bold")
+    _row(out, [f"{f.current_qps:.0f}", f"{f.overall_qps:.0f}", _num(f.p50), _num(f.p95), _num(f.p99), _num(f.max)])
+    _row(out, ["done", "in flight", "late", "dropped", "errors"], style="bold")
+    _row(out, [str(f.done), str(f.in_flight), str(f.late), str(f.dropped)])
+    out.remove_suffix("\n")
     errors = ", ".join(f"{k} {v}" for k, v in f.errors.items()) or "0"
-    counts.add_row(str(f.done), str(f.in_flight), str(f.late), str(f.dropped),
-                   Text(errors, style="red" if f.errors else "green"))
-
-    procs = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
-    for col in ("process", "pid", "CPU", "RSS"):
-        procs.add_column(col, justify="right")
+    out.append("  " + errors.rjust(8), style="red" if f.errors else "green")
+    out.append("\n")
+    _row(out, ["process", "pid", "CPU", "RSS"], style="bold")
     for role, pid, cpu, rss in f.processes:
-        procs.add_row(role, str(pid), f"{cpu:.0f}%", _mb(rss))
-
-    targets = Table(show_header=False, box=None, padding=(0, 1))
+        _row(out, [role, str(pid), f"{cpu:.0f}%", _mb(rss)])
     for text, status, value in f.targets:
         if status is VerdictStatus.PASS:
             mark, style = "✓", "green"
@@ -261,6 +264,7 @@ def render(f: LiveFigures, title: str) -> Group:
             mark, style = "✗", "red"
         else:
             mark, style = "·", "dim"
-        shown = "" if value is None else f"{value:.4g}"
-        targets.add_row(Text(mark, style=style), Text(text, style=style), Text(shown, style=style))
-    return Group(head, load, counts, procs, targets)
+        shown = "" if value is None else f"  {value:.4g}"
+        out.append(f" {mark} {text}{shown}\n", style=style)
+    out.remove_suffix("\n")
+    return out
