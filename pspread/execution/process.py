@@ -277,12 +277,14 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
         queue, accepting = self._queue, self._accepting
         if not self._queued or not accepting:
             return []
-        # each worker holds one query running plus prefetched ones (so it never waits for a
-        # round trip); the longer the queue, the more it gets per message (fewer messages)
-        # ...but never more than about one answer-batching window of work (flush_ms) queued on
-        # one worker: a worker that stalls must not sit on many queries another could take
+        # A short queue goes to whichever worker is free first (pull: depth 1, nothing waits
+        # behind a long query on one worker while another is idle).  A long queue means
+        # saturation: then each worker also holds prefetched queries, so it never waits for
+        # a round trip, and the longer the queue the more travel per message -- but never
+        # more than about one batching window (flush_ms) of work, so a stalled worker does
+        # not sit on many queries another could take.
         by_time = int(self._flush_s / self._mean_compute_s) + 1 if self._mean_compute_s > 0 else self._max_depth
-        depth = max(2, min(self._max_depth, -(-self._queued // len(accepting)), by_time))
+        depth = max(1, min(self._max_depth, -(-self._queued // len(accepting)) - 1, by_time))
         room = [s for s in accepting if len(s.inflight) < depth]
         while self._queued and self._inflight < self.max_in_flight and room:
             e = queue.popleft()
