@@ -182,6 +182,11 @@ def test_a_killed_worker_loses_no_query_and_is_replaced(bundle: tuple[str, objec
         assert _wait_until(lambda: sum(w.restarts for w in ex.stats().workers) == 1, timeout=60)
         assert victim not in ex.pids() and len(ex.pids()) == 2
         assert ex.submit(Query(seeds=[5])).result(timeout=30).ok
+        # an idle worker's death is seen from the scheduler, before any batch waits on connecting to it
+        idle = ex.pids()[1]
+        psutil.Process(idle).kill()
+        assert _wait_until(lambda: idle not in ex.pids(), timeout=15)
+        assert all(r.ok for r in ex.map([Query(seeds=[i % 12]) for i in range(20)], timeout_s=15))
 
 
 def test_runner_builds_a_dask_executor(executor: DaskExecutor, bundle: tuple[str, object]) -> None:

@@ -52,7 +52,8 @@ from pspread.execution.slots import Entry
 from pspread.execution.worker import EXPIRED, INVALID, THREAD_ENV, to_result
 
 INSTALL_HINT = "the dask executor needs `pip install 'pspread[dask]'`"
-_RECONCILE_S = 0.5
+_RECONCILE_S = 0.5  # how often the scheduler's worker list is compared with ours
+_TICK_S = 0.05  # longest the deadline check sleeps
 
 
 def _import_distributed() -> Any:
@@ -208,7 +209,11 @@ class DaskExecutor(Executor):
         from pspread.execution.dask_worker import GraphHolder
 
         on_workers = None if self.ship_graph else self.graph_path
-        self._client.register_plugin(GraphHolder(on_workers, self.model, self.kernel, self._token))
+        try:
+            self._client.register_plugin(GraphHolder(on_workers, self.model, self.kernel, self._token))
+        except Exception as exc:  # noqa: BLE001 - e.g. pspread missing on the workers
+            raise ExecutorError(f"could not set up the graph holder on the Dask workers ({type(exc).__name__}: "
+                                f"{exc}); every worker needs pspread installed, the same version as here") from None
         addresses = self._worker_addresses(start_timeout_s)
         if self.scheduler is not None:
             self.num_workers = len(addresses)
@@ -486,12 +491,18 @@ class DaskExecutor(Executor):
         for e, (_, status, payload, compute_s) in answered:
             self._deliver(e, to_result(e.query, status, payload, compute_s, e.submitted_at, index, e.attempts))
 
-    def _on_lost(self, worker: _Worker, why: str) -> None:
-        """Retry the lost worker's queries once elsewhere, report the rest ``WORKER_LOST``."""
+    def _on_lost(self, worker: _Worker, why: str, batch_failed: bool = True) -> None:
+        """Retry the lost worker's queries once elsewhere, report the rest ``WORKER_LOST``.
+
+        Called when a batch's connection breaks (``batch_failed``) or when the
+        scheduler no longer lists the worker (so an idle worker's death is seen
+        before a batch waits on connecting to it).
+        """
         lost: list[Entry] = []
         cancelled: list[Entry] = []
         with self._lock:
-            worker.batches = max(0, worker.batches - 1)
+            if batch_failed:
+                worker.batches = max(0, worker.batches - 1)
             if worker.alive:
                 worker.alive = False
                 self._lost_addresses.add(worker.address)
@@ -536,21 +547,19 @@ class DaskExecutor(Executor):
         import asyncio
 
         next_reconcile = time.perf_counter() + _RECONCILE_S
+        reconciling: Any = None
         while not self._shut:
             with self._lock:
-                wait = 0.25
+                wait = _TICK_S
                 if self._deadlines:
-                    wait = min(wait, max(0.002, self._deadlines[0][0] - time.perf_counter()))
+                    wait = min(wait, max(0.001, self._deadlines[0][0] - time.perf_counter()))
             await asyncio.sleep(wait)
             if self._shut:
                 return
             self._expire()
-            if time.perf_counter() >= next_reconcile:
+            if time.perf_counter() >= next_reconcile and (reconciling is None or reconciling.done()):
                 next_reconcile = time.perf_counter() + _RECONCILE_S
-                try:
-                    await self._reconcile()
-                except Exception:  # noqa: BLE001 - a failed adoption is retried on the next tick
-                    pass
+                reconciling = asyncio.ensure_future(self._reconcile())  # a slow adoption must not stall deadlines
 
     def _expire(self) -> None:
         now = time.perf_counter()
@@ -571,13 +580,22 @@ class DaskExecutor(Executor):
             self._deliver(e, to_result(e.query, EXPIRED, None, 0.0, e.submitted_at, e.worker, e.attempts))
 
     async def _reconcile(self) -> None:
+        """Compare with the scheduler's workers: a vanished one is lost, a new one replaces a lost one."""
+        try:
+            info = await self._client.scheduler.identity(n_workers=-1)
+        except Exception:  # noqa: BLE001 - scheduler briefly unreachable: try again next time
+            return
+        listed = set(info.get("workers", {}))
+        with self._lock:
+            vanished = [w for w in self._workers if w.alive and w.address not in listed]
+        for w in vanished:
+            self._on_lost(w, f"Dask worker {w.address} left the cluster", batch_failed=False)
         with self._lock:
             dead = [w for w in self._workers if not w.alive]
             known = {w.address for w in self._workers} | self._lost_addresses
         if not dead or self._shut:
             return
-        info = await self._client.scheduler.identity(n_workers=-1)
-        for address in sorted(set(info.get("workers", {})) - known):
+        for address in sorted(listed - known):
             if not dead:
                 return
             try:
@@ -681,6 +699,13 @@ class DaskExecutor(Executor):
 
     def __del__(self) -> None:  # last resort; close() is the way
         try:
+            import asyncio
+
+            try:
+                asyncio.get_running_loop()
+                return  # collected on an event loop thread: closing would block that loop (atexit still runs)
+            except RuntimeError:
+                pass
             if not self._shut:
                 self.close()
         except Exception:
