@@ -208,6 +208,33 @@ phases: [{{kind: constant, duration_s: 1s, rate_qps: 10}}]
         ex.close()
 
 
+def test_pspread_run_with_a_scheduler_address(executor: DaskExecutor, bundle: tuple[str, object],
+                                              tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pspread.cli.app import app
+
+    scenario = tmp_path / "d.yaml"
+    scenario.write_text(f"""
+name: d
+graph: {{path: {bundle[0]}}}
+model: {{preset: threshold, kernel: reference}}
+workload: {{seeds_per_query: 2, top_k: 3}}
+phases: [{{kind: constant, duration_s: 0.5s, rate_qps: 40}}]
+thresholds: {{error_rate: ['rate<0.01']}}
+""")
+    res = CliRunner().invoke(app, ["run", str(scenario), "--scheduler", _address(executor), "--plain",
+                                   "--results-dir", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    data = json.loads(next((tmp_path / "r").glob("*.json")).read_text())
+    assert data["phases"][0]["total"] == 20 and data["phases"][0]["errors"] == 0
+    res = CliRunner().invoke(app, ["run", str(scenario), "--scheduler", "tcp://127.0.0.1:9", "--plain",
+                                   "--results-dir", str(tmp_path / "r2")])
+    assert res.exit_code == 3 and "tcp://127.0.0.1:9" in res.output
+
+
 def test_public_name() -> None:
     assert pspread.DaskExecutor is DaskExecutor
 
