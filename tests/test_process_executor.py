@@ -278,3 +278,15 @@ def test_ctrl_c_in_the_parent_stops_every_worker(bundle: str) -> None:
         if child.stdout:
             child.stdout.close()
     assert len(pids) == 2 and all(_gone(p) for p in pids)
+
+
+def test_works_from_a_script_on_stdin_without_a_main_guard(bundle: str) -> None:
+    script = textwrap.dedent(f"""
+        from pspread import ProcessExecutor, Query
+        with ProcessExecutor({bundle!r}, workers=1, kernel={KERNEL!r}) as ex:
+            print(ex.submit(Query(seeds=[1])).result(timeout=30).outcome.value)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok"]  # printed once: the workers did not re-run the script

@@ -80,7 +80,7 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
         memory_limit_mb: float | None = None,
         start_method: str = "spawn",
         start_timeout_s: float = 120.0,
-        flush_ms: float = 20.0,
+        flush_ms: float = 50.0,
         memory_check_s: float = 0.25,
     ) -> None:
         _check_int("workers", workers, 1)

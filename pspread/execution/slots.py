@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import sys
 import threading
+import types
 from typing import Any
 
 from pspread.execution.base import Callback, WorkerStats
@@ -100,11 +102,18 @@ def spawn_worker(ctx: Any, index: int, graph_path: str, model: Any, kernel: str,
     )
     with _ENV_LOCK:
         saved = {k: os.environ.get(k) for k in THREAD_ENV}
+        main = sys.modules.get("__main__")
         try:
             for k in THREAD_ENV:
                 os.environ[k] = "1"
+            # A worker needs nothing from the caller's main module, so it is not re-imported
+            # there: workers start faster, a script without a __main__ guard does not run
+            # again in each worker, and `python - <<EOF` or notebooks work.
+            sys.modules["__main__"] = types.ModuleType("__main__")
             proc.start()
         finally:
+            if main is not None:
+                sys.modules["__main__"] = main
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
