@@ -165,7 +165,6 @@ class DaskExecutor(Executor):
         self._shut = False
         self._cluster: Any = None
         self._client: Any = None
-        self._ticker: Any = None
         #: how long the cluster took to start and (after close) to stop, in seconds
         self.start_s = 0.0
         self.stop_s = 0.0
@@ -217,10 +216,9 @@ class DaskExecutor(Executor):
         addresses = self._worker_addresses(start_timeout_s)
         if self.scheduler is not None:
             self.num_workers = len(addresses)
-        for i, address in enumerate(addresses):
-            hello = self._client.sync(self._greet, address, start_timeout_s)
-            self._workers.append(_Worker(i, address, int(hello["pid"])))
-        self._ticker = self._client.loop.add_callback(self._tick_forever)
+        hellos = self._client.sync(self._greet_all, addresses, start_timeout_s)
+        self._workers = [_Worker(i, a, int(h["pid"])) for i, (a, h) in enumerate(zip(addresses, hellos))]
+        self._client.loop.add_callback(self._tick_forever)
 
     def _worker_addresses(self, timeout_s: float) -> list[str]:
         want = self.num_workers if self.scheduler is None else 1
@@ -230,6 +228,11 @@ class DaskExecutor(Executor):
             raise ExecutorError(f"no Dask worker joined {self.scheduler or 'the local cluster'} within "
                                 f"{timeout_s:g} s ({exc})") from None
         return sorted(self._client.scheduler_info(n_workers=-1)["workers"])
+
+    async def _greet_all(self, addresses: list[str], timeout_s: float) -> list[dict[str, Any]]:
+        import asyncio
+
+        return list(await asyncio.gather(*(self._greet(a, timeout_s) for a in addresses)))
 
     async def _greet(self, address: str, timeout_s: float) -> dict[str, Any]:
         """Ask the worker's holder how it is; ship the bundle when it cannot open the path; fail clearly."""
