@@ -32,36 +32,26 @@ import atexit
 import concurrent.futures as cf
 import heapq
 import itertools
-import logging
 import os
 import pickle
 import threading
 import time
-import uuid
 import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any, Iterable
 
 from pspread.engine.model import SpreadModel
-from pspread.errors import ExecutorError, GraphError, RunAborted
+from pspread.errors import ExecutorError, GraphError
 from pspread.execution.base import Callback, Executor, ExecutorStats, WorkerStats
+from pspread.execution.dask_cluster import INSTALL_HINT, ClusterLink
 from pspread.execution.dispatch import make_balancer
 from pspread.execution.query import Outcome, Query, QueryResult
 from pspread.execution.slots import Entry
-from pspread.execution.worker import EXPIRED, INVALID, THREAD_ENV, to_result
+from pspread.execution.worker import EXPIRED, INVALID, to_result
 
-INSTALL_HINT = "the dask executor needs `pip install 'pspread[dask]'`"
 _RECONCILE_S = 0.5  # how often the scheduler's worker list is compared with ours
 _TICK_S = 0.05  # longest the deadline check sleeps
-
-
-def _import_distributed() -> Any:
-    try:
-        import distributed
-    except ImportError:
-        raise ExecutorError(INSTALL_HINT) from None
-    return distributed
 
 
 class _Worker:
@@ -142,10 +132,6 @@ class DaskExecutor(Executor):
         self.queue_size = 4 * self.max_in_flight if queue_size is None else queue_size
         self.depth = depth
         self.ship_graph = ship_graph
-        self._token = uuid.uuid4().hex[:12]
-        from pspread.execution.dask_worker import handler_names
-
-        self._ops = handler_names(self._token)
         self._lock = threading.Lock()
         self._keys = itertools.count()
         self._pending: dict[int, Entry] = {}
@@ -163,105 +149,39 @@ class DaskExecutor(Executor):
         self._tasks: set[Any] = set()
         self._closed = False
         self._shut = False
-        self._cluster: Any = None
-        self._client: Any = None
-        #: how long the cluster took to start and (after close) to stop, in seconds
-        self.start_s = 0.0
-        self.stop_s = 0.0
+        self._link = ClusterLink(self.graph_path, scheduler, workers, self.model, kernel, ship_graph,
+                                 memory_limit_mb, connect_timeout_s, start_timeout_s)
         _ref = weakref.ref(self)
         self._atexit = lambda: (lambda ex: ex.close() if ex is not None else None)(_ref())
         atexit.register(self._atexit)
         try:
-            self._start(memory_limit_mb, connect_timeout_s, start_timeout_s)
+            started = self._link.start()
+            if scheduler is not None:
+                self.num_workers = len(started)
+            self._workers = [_Worker(i, a, int(h["pid"])) for i, (a, h) in enumerate(started)]
+            self._link.loop.add_callback(self._tick_forever)
         except BaseException:
             self.close()
             raise
 
-    # ------------------------------------------------------------ starting
-    def _start(self, memory_limit_mb: float | None, connect_timeout_s: float, start_timeout_s: float) -> None:
-        distributed = _import_distributed()
-        t0 = time.perf_counter()
-        if self.scheduler is None:
-            env = {k: "1" for k in THREAD_ENV}
-            from pspread.execution.worker import HOOKS_ENV
+    @property
+    def start_s(self) -> float:
+        """Seconds the cluster took to come up (local: cluster started and client connected)."""
+        return self._link.start_s
 
-            if os.environ.get(HOOKS_ENV):
-                env[HOOKS_ENV] = os.environ[HOOKS_ENV]
-            self._cluster = distributed.LocalCluster(
-                n_workers=self.num_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                scheduler_port=0, dashboard_address=None, worker_dashboard_address=None,
-                # no dashboard; the scheduler's small HTTP server on a free loopback port, not 8787
-                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR, env=env,
-                memory_limit=0 if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024))
-            self._client = distributed.Client(self._cluster, set_as_default=False,
-                                              timeout=f"{max(connect_timeout_s, 10.0)}s")
-        else:
-            try:
-                self._client = distributed.Client(self.scheduler, set_as_default=False,
-                                                  timeout=f"{connect_timeout_s}s")
-            except (OSError, TimeoutError) as exc:
-                raise RunAborted(f"cannot reach the Dask scheduler at {self.scheduler} within {connect_timeout_s:g} s "
-                                 f"({exc}); check the address, that the scheduler runs and that this machine may "
-                                 "connect to it (TLS settings come from Dask's configuration)") from None
-        self.start_s = time.perf_counter() - t0
-        from pspread.execution.dask_worker import GraphHolder
+    @property
+    def stop_s(self) -> float:
+        """Seconds ``close`` took to stop the cluster (0 until closed)."""
+        return self._link.stop_s
 
-        on_workers = None if self.ship_graph else self.graph_path
-        try:
-            self._client.register_plugin(GraphHolder(on_workers, self.model, self.kernel, self._token))
-        except Exception as exc:  # noqa: BLE001 - e.g. pspread missing on the workers
-            raise ExecutorError(f"could not set up the graph holder on the Dask workers ({type(exc).__name__}: "
-                                f"{exc}); every worker needs pspread installed, the same version as here") from None
-        addresses = self._worker_addresses(start_timeout_s)
-        if self.scheduler is not None:
-            self.num_workers = len(addresses)
-        hellos = self._client.sync(self._greet_all, addresses, start_timeout_s)
-        self._workers = [_Worker(i, a, int(h["pid"])) for i, (a, h) in enumerate(zip(addresses, hellos))]
-        self._client.loop.add_callback(self._tick_forever)
-
-    def _worker_addresses(self, timeout_s: float) -> list[str]:
-        want = self.num_workers if self.scheduler is None else 1
-        try:
-            self._client.wait_for_workers(want, timeout=timeout_s)
-        except (TimeoutError, OSError) as exc:
-            raise ExecutorError(f"no Dask worker joined {self.scheduler or 'the local cluster'} within "
-                                f"{timeout_s:g} s ({exc})") from None
-        return sorted(self._client.scheduler_info(n_workers=-1)["workers"])
-
-    async def _greet_all(self, addresses: list[str], timeout_s: float) -> list[dict[str, Any]]:
-        import asyncio
-
-        return list(await asyncio.gather(*(self._greet(a, timeout_s) for a in addresses)))
-
-    async def _greet(self, address: str, timeout_s: float) -> dict[str, Any]:
-        """Ask the worker's holder how it is; ship the bundle when it cannot open the path; fail clearly."""
-        import asyncio
-
-        rpc = self._client.rpc(address)
-        hello = await asyncio.wait_for(getattr(rpc, self._ops["hello"])(), timeout_s)
-        if hello["state"] == "need-bundle":
-            await self._ship(rpc)
-            hello = await asyncio.wait_for(getattr(rpc, self._ops["hello"])(open_shipped=True), timeout_s)
-        if hello["state"] != "ready":
-            raise ExecutorError(f"Dask worker {address} cannot open the graph {self.graph_path}: {hello['error']}")
-        return hello
-
-    async def _ship(self, rpc: Any) -> None:
-        """Send every file of the bundle to one worker, one message per file (once per worker)."""
-        folder = Path(self.graph_path)
-        if not folder.is_dir():
-            raise ExecutorError(f"{self.graph_path}: the Dask workers cannot read this bundle and it is not here "
-                                "to send either; give a bundle path that exists on this machine or on the workers")
-        for f in sorted(folder.iterdir()):
-            if f.is_file():
-                reply = await getattr(rpc, self._ops["file"])(name=f.name, data=f.read_bytes())
-                if reply != "ok":
-                    raise ExecutorError(f"shipping {f} to a Dask worker failed: {reply}")
+    @property
+    def scheduler_address(self) -> str:
+        """The scheduler in use: the one given, or the local cluster's (``tcp://127.0.0.1:PORT``)."""
+        return self._link.address
 
     def pids(self) -> list[int]:
         """Worker process ids (a local cluster only: remote pids mean nothing here)."""
-        if self._cluster is None:
+        if not self._link.local:
             return []
         with self._lock:
             return [w.pid for w in self._workers if w.alive]
@@ -295,7 +215,7 @@ class DaskExecutor(Executor):
                 refused = Outcome.OVERLOADED if alive else Outcome.WORKER_LOST
                 self._count(refused)
         if kick:
-            self._client.loop.add_callback(self._pump)
+            self._link.loop.add_callback(self._pump)
         if refused is not None:
             why = (f"more than max_in_flight={self.max_in_flight} + queue_size={self.queue_size} queries waiting"
                    if refused is Outcome.OVERLOADED else "no Dask worker is left to answer")
@@ -416,7 +336,7 @@ class DaskExecutor(Executor):
                 self._batch_done(worker)
                 return
         try:
-            reply = await getattr(self._client.rpc(worker.address), self._ops["answer"])(payload=payload)
+            reply = await self._link.answer(worker.address, payload)
             rss, answers = pickle.loads(reply)
         except Exception as exc:  # noqa: BLE001 - closed comm, worker gone, handler missing after a restart
             self._on_lost(worker, f"Dask worker {worker.address} was lost ({type(exc).__name__}: {exc})")
@@ -585,10 +505,9 @@ class DaskExecutor(Executor):
     async def _reconcile(self) -> None:
         """Compare with the scheduler's workers: a vanished one is lost, a new one replaces a lost one."""
         try:
-            info = await self._client.scheduler.identity(n_workers=-1)
+            listed = await self._link.listed()
         except Exception:  # noqa: BLE001 - scheduler briefly unreachable: try again next time
             return
-        listed = set(info.get("workers", {}))
         with self._lock:
             vanished = [w for w in self._workers if w.alive and w.address not in listed]
         for w in vanished:
@@ -602,7 +521,7 @@ class DaskExecutor(Executor):
             if not dead:
                 return
             try:
-                hello = await self._greet(address, 60.0)
+                hello = await self._link.greet(address)
             except Exception:  # noqa: BLE001 - not ready yet (plugin still opening the graph)
                 continue
             old = dead.pop(0)
@@ -642,7 +561,7 @@ class DaskExecutor(Executor):
                 ws.append(s)
             snap = ExecutorStats(workers=ws, submitted=self._submitted, completed=self._completed,
                                  in_flight=self._inflight, queued=self._queued, outcomes=dict(self._outcomes))
-        if self._cluster is not None:
+        if self._link.local:
             import psutil
 
             for w, s in zip(workers, ws):
@@ -678,26 +597,9 @@ class DaskExecutor(Executor):
         if self._shut:
             return
         self._shut = True
-        t0 = time.perf_counter()
-        client, cluster = self._client, self._cluster
         try:
-            if client is not None and cluster is None:
-                try:  # a shared cluster: free the replicas and handlers this executor added
-                    client.unregister_worker_plugin(f"pspread-graph-{self._token}")
-                except Exception:  # noqa: BLE001
-                    pass
+            self._link.close()
         finally:
-            try:
-                if client is not None:
-                    client.close(timeout=10)
-            except Exception:  # noqa: BLE001 - the cluster still has to go
-                pass
-            try:
-                if cluster is not None:
-                    cluster.close(timeout=10)
-            except Exception:  # noqa: BLE001
-                pass
-            self.stop_s = time.perf_counter() - t0
             atexit.unregister(self._atexit)
 
     def __del__(self) -> None:  # last resort; close() is the way

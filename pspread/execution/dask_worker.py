@@ -34,6 +34,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from pspread.execution.dask_cluster import handler_names
 from pspread.execution.worker import EXPIRED, HOOKS_ENV, INVALID, SpreaderCache, answer, pin_threads
 
 #: states a holder reports in its hello
@@ -41,11 +42,6 @@ READY, NEED_BUNDLE, FAILED = "ready", "need-bundle", "failed"
 
 #: longest a batch keeps the worker's event loop before letting it run (seconds)
 YIELD_S = 0.02
-
-
-def handler_names(token: str) -> dict[str, str]:
-    """The RPC operation names of one executor's holders."""
-    return {"hello": f"pspread_hello_{token}", "file": f"pspread_file_{token}", "answer": f"pspread_answer_{token}"}
 
 
 class GraphHolder(WorkerPlugin):
@@ -181,4 +177,4 @@ class GraphHolder(WorkerPlugin):
         return self._rss_last
 
 
-__all__ = ["FAILED", "GraphHolder", "NEED_BUNDLE", "READY", "handler_names"]
+__all__ = ["FAILED", "GraphHolder", "NEED_BUNDLE", "READY"]
