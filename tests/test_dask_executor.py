@@ -197,6 +197,43 @@ def test_a_killed_worker_loses_no_query_and_is_replaced(bundle: tuple[str, objec
         assert all(r.ok for r in ex.map([Query(seeds=[i % 12]) for i in range(20)], timeout_s=15))
 
 
+_OWNER = """
+import sys, time
+import pspread
+if __name__ == "__main__":
+    ex = pspread.DaskExecutor(sys.argv[1], workers=2, kernel="reference")
+    print(" ".join(map(str, ex.pids())), flush=True)
+    while True:
+        ex.map([pspread.Query(seeds=[1])] * 20)
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_workers_go_when_their_owner_is_interrupted_or_killed(bundle: tuple[str, object], tmp_path: Path,
+                                                               signal_name: str) -> None:
+    """Ctrl-C closes the cluster (atexit); a killed owner's workers exit by themselves."""
+    import signal
+
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER)
+    proc = subprocess.Popen([sys.executable, str(script), bundle[0]], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2, line
+        time.sleep(0.3)
+        proc.send_signal(getattr(signal, signal_name))
+        proc.wait(timeout=30)
+        assert _wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                                           for p in pids), timeout=20), f"workers {pids} outlived their owner"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_runner_builds_a_dask_executor(executor: DaskExecutor, bundle: tuple[str, object]) -> None:
     from pspread.load.runner import PreparedGraph, make_executor
     from pspread.scenario.loader import load_scenario
