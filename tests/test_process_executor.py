@@ -290,3 +290,20 @@ def test_works_from_a_script_on_stdin_without_a_main_guard(bundle: str) -> None:
     done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok"]  # printed once: the workers did not re-run the script
+
+
+def test_when_no_worker_can_be_replaced_every_query_is_answered(bundle: str, tmp_path: Path) -> None:
+    import shutil
+
+    mine = tmp_path / "copy"
+    shutil.copytree(bundle, mine)
+    with ProcessExecutor(mine, workers=1, model=MODEL, kernel=KERNEL) as ex:
+        victim = ex.pids()[0]
+        futures = [ex.submit(sleepy(100)) for _ in range(5)]
+        shutil.rmtree(mine)  # replacements cannot open the graph any more
+        os.kill(victim, signal.SIGKILL)
+        outcomes = [f.result(timeout=60).outcome for f in futures]
+        assert outcomes == [Outcome.WORKER_LOST] * 5
+        assert ex.submit(Query(seeds=[1])).result(timeout=10).outcome is Outcome.WORKER_LOST
+        st = ex.stats()
+        assert st.submitted == 6 == sum(st.outcomes.values()) and st.workers[0].restarts >= 1

@@ -107,17 +107,8 @@ class WorkerLifecycle:
                     self._slots[slot.index] = new
                     if self._closed:
                         self._retire_locked(new, STOP_GRACE_S)
+        done.extend(self._lose_waiting_if_no_worker(why, deliver=False))
         with self._lock:
-            if not any(s.alive for s in self._slots):
-                while self._queue:  # nobody left to retry on: every waiting query is lost
-                    e = self._queue.popleft()
-                    if e.done:
-                        continue
-                    e.done = True
-                    self._queued -= 1
-                    del self._pending[e.key]
-                    self._count(Outcome.WORKER_LOST)
-                    done.append((e, why))
             cancelled: list = []
             batches = self._fill(cancelled)  # retry elsewhere now, not at the next answer
         for b in batches:
@@ -129,6 +120,27 @@ class WorkerLifecycle:
             self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
                                          completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
                                          error=reason))
+
+    def _lose_waiting_if_no_worker(self, why: str, deliver: bool = True) -> list:
+        """With no worker left to retry on, answer every waiting query ``WORKER_LOST``."""
+        lost: list = []
+        with self._lock:
+            if not any(s.alive for s in self._slots):
+                while self._queue:
+                    e = self._queue.popleft()
+                    if e.done:
+                        continue
+                    e.done = True
+                    self._queued -= 1
+                    del self._pending[e.key]
+                    self._count(Outcome.WORKER_LOST)
+                    lost.append((e, why))
+        if deliver:
+            for e, reason in lost:
+                self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
+                                             completed_at=time.perf_counter(), attempts=e.attempts,
+                                             kind=e.query.kind, error=reason))
+        return lost
 
     # ------------------------------------------------------- memory guard
     def _check_memory(self) -> None:
@@ -196,10 +208,13 @@ class WorkerLifecycle:
                 keep.append((slot, kill_at))
             self._retiring = keep
         for slot in replace:
-            self._replace(slot)
+            try:
+                self._replace(slot)
+            except Exception as exc:  # noqa: BLE001 - e.g. out of processes: lose no query over it
+                self._lose_waiting_if_no_worker(f"worker {slot.index} could not be replaced: {exc}")
 
-    # --------------------------------------------------------------- stats
     def _shutdown(self) -> None:
+        """Stop the receiver, then every worker: stop message, terminate, kill (close() calls it)."""
         if self._shut:
             return
         self._shut = True

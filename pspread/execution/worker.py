@@ -179,19 +179,21 @@ def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_
         work.extend(items)
         return True
 
+    def drain() -> bool:
+        """Take every message already waiting; False when told to stop."""
+        while poll():
+            if not take(recv()):
+                return False
+        return True
+
     while True:
-        # drain everything already waiting, so batches stay large at saturation
         if not work:
             while not poll(_IDLE_POLL_S):
                 if os.getppid() != parent_pid:
                     return
-            if not take(recv()):
-                return
-        while poll():
-            if not take(recv()):
-                if out:
-                    send(("r", out))
-                return
+        # take everything already waiting, so batches stay large at saturation
+        if not drain():
+            break
         while work:
             key, seeds, top_k, model_id, kind, deadline = work.popleft()
             if deadline is not None and perf() > deadline:
@@ -206,17 +208,21 @@ def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_
                     out.append((key, status, payload, compute_s))
             if len(out) == 1:
                 first_unsent = perf()
-            # flush when work is about to run out (the parent refills while we compute
-            # the last one), when the batch is large, or when answers have waited long enough
-            if len(work) <= 1 or len(out) >= flush_n or perf() - first_unsent >= flush_s:
+            if len(work) == 1 or len(out) >= flush_n or perf() - first_unsent >= flush_s:
+                # one query left: send the answers now, so the parent refills us while we
+                # compute it (or the batch is large, or answers have waited long enough)
                 send(("r", out))
                 out = []
-                if poll():
-                    break  # fetch new work (and any stop) before going on
-        if out and not work:
-            send(("r", out))
-            out = []
-
+            elif not work:
+                # out of work: if the refill is already here, keep going and let these answers
+                # ride with the next batch; otherwise we are idle -- answer at once
+                if not drain():
+                    break
+                if not work:
+                    send(("r", out))
+                    out = []
+    if out:
+        send(("r", out))
 
 
 def to_result(query: Any, status: int, payload: Any, compute_s: float, submitted_at: float,
