@@ -61,6 +61,11 @@ def workers_pss(pids: list[int]) -> int:
     return sum(psutil.Process(p).memory_full_info().pss for p in pids)
 
 
+def workers_uss(pids: list[int]) -> int:
+    """Private memory of the workers: what a leak would grow (mmap'd graph pages are shared)."""
+    return sum(psutil.Process(p).memory_full_info().uss for p in pids)
+
+
 # ------------------------------------------------------------------ standalone
 def standalone_rate(spreader: Any, queries: list[list[int]], top_k: int) -> float:
     """Queries per second of one kernel in this process, no executor -- what one worker can reach."""
@@ -273,18 +278,20 @@ def main(argv: list[str] | None = None) -> int:
 
         # ---- memory: PSS of the W workers vs the bundle, before and after many queries
         ex = executors[wmax]
-        pss0 = workers_pss(list(ex.pids()))
+        pss0, uss0 = workers_pss(list(ex.pids())), workers_uss(list(ex.pids()))
         t0 = time.perf_counter()
         reps = max(1, (args.memory_queries + len(queries) - 1) // len(queries))
         for _ in range(reps):
             ex.map([pspread.Query(seeds=s, top_k=args.top_k) for s in queries])
-        pss1 = workers_pss(list(ex.pids()))
-        out["memory"] = {"pss_before": pss0, "pss_after": pss1, "queries_between": reps * len(queries),
+        pss1, uss1 = workers_pss(list(ex.pids())), workers_uss(list(ex.pids()))
+        out["memory"] = {"pss_before": pss0, "pss_after": pss1, "uss_before": uss0, "uss_after": uss1,
+                         "queries_between": reps * len(queries),
                          "seconds": time.perf_counter() - t0, "change": pss1 / pss0 - 1,
                          "budget_bytes": size + wmax * 100 * 2**20}
         print(f"memory: {wmax} workers' PSS {pss0 / 2**20:.0f} MiB = bundle {size / 2**20:.0f} MiB "
               f"{(pss0 - size) / 2**20:+.0f} MiB (budget bundle + {wmax} x 100 MiB); after "
-              f"{reps * len(queries)} more queries {pss1 / 2**20:.0f} MiB ({pss1 / pss0 - 1:+.2%})", flush=True)
+              f"{reps * len(queries)} more queries {pss1 / 2**20:.0f} MiB ({pss1 / pss0 - 1:+.2%}); private (USS) "
+              f"{uss0 / 2**20:.0f} -> {uss1 / 2**20:.0f} MiB ({uss1 / uss0 - 1:+.2%})", flush=True)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
