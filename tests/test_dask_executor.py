@@ -217,8 +217,10 @@ def test_workers_go_when_their_owner_is_interrupted_or_killed(bundle: tuple[str,
 
     script = tmp_path / "owner.py"
     script.write_text(_OWNER)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen([sys.executable, str(script), bundle[0]], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True, env={**os.environ, "TMPDIR": str(scratch)})
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         pids = [int(p) for p in line.split()]
@@ -228,6 +230,8 @@ def test_workers_go_when_their_owner_is_interrupted_or_killed(bundle: tuple[str,
         proc.wait(timeout=30)
         assert _wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
                                            for p in pids), timeout=20), f"workers {pids} outlived their owner"
+        if signal_name == "SIGINT":  # closed on the way out: its scratch folder is gone too
+            assert not list(scratch.glob("pspread-dask-*"))
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -288,5 +292,8 @@ def test_nothing_is_left_running(executor: DaskExecutor) -> None:
     """Runs last: closing the module's cluster leaves no process behind."""
     pids = executor.pids()
     assert pids and all(psutil.pid_exists(p) for p in pids)
+    scratch = executor._link._scratch  # noqa: SLF001 - the cluster's scratch folder
+    assert scratch is not None and os.path.isdir(scratch)
     executor.close()
     assert _wait_until(lambda: not _ours(_BEFORE), timeout=10), _ours(_BEFORE)
+    assert not os.path.exists(scratch)

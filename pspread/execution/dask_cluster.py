@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -74,6 +76,7 @@ class ClusterLink:
         self.start_s = 0.0
         self.stop_s = 0.0
         self._closed = False
+        self._scratch: str | None = None
 
     @property
     def local(self) -> bool:
@@ -94,15 +97,25 @@ class ClusterLink:
         distributed = import_distributed()
         t0 = time.perf_counter()
         if self.scheduler is None:
+            import dask
+
             env = {k: "1" for k in THREAD_ENV}
             if os.environ.get(HOOKS_ENV):
                 env[HOOKS_ENV] = os.environ[HOOKS_ENV]
-            self.cluster = distributed.LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                scheduler_port=0, dashboard_address=None, worker_dashboard_address=None,
-                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR, env=env,
-                memory_limit=0 if self.memory_limit_mb is None else int(self.memory_limit_mb * 1024 * 1024))
+            # the cluster's scratch folders in one folder of ours, removed by close()
+            self._scratch = tempfile.mkdtemp(prefix="pspread-dask-")
+            try:
+                with dask.config.set({"temporary-directory": self._scratch}):
+                    self.cluster = distributed.LocalCluster(
+                        n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        scheduler_port=0, dashboard_address=None, worker_dashboard_address=None,
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                        silence_logs=logging.ERROR, env=env, local_directory=self._scratch,
+                        memory_limit=0 if self.memory_limit_mb is None else int(self.memory_limit_mb * 2**20))
+            except Exception as exc:  # noqa: BLE001 - Dask raises RuntimeError/OSError/TimeoutError here
+                raise ExecutorError(f"the local Dask cluster could not start ({type(exc).__name__}: {exc}); worker "
+                                    "processes are spawned, so a script that starts one needs "
+                                    "`if __name__ == '__main__':`") from None
             self.client = distributed.Client(self.cluster, set_as_default=False,
                                              timeout=f"{max(self.connect_timeout_s, 10.0)}s")
         else:
@@ -194,6 +207,8 @@ class ClusterLink:
                     cluster.close(timeout=10)
             except Exception:  # noqa: BLE001
                 pass
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
             self.stop_s = time.perf_counter() - t0
 
 
