@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures as cf
+import functools
 import heapq
 import itertools
 import os
@@ -169,8 +170,13 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
     # ------------------------------------------------------------- submit
     def submit(self, query: Query, callback: Callback | None = None) -> "cf.Future[QueryResult]":
         """Admit a query: to a worker now, to the queue, or an ``OVERLOADED`` answer; never blocks."""
-        now = time.perf_counter()
         fut: cf.Future[QueryResult] = cf.Future()
+        self._admit(query, callback, fut)
+        return fut
+
+    def _admit(self, query: Query, callback: Callback | None, fut: "cf.Future[QueryResult] | None") -> None:
+        """``submit`` without the future when ``fut`` is None (``map``: a callback is enough)."""
+        now = time.perf_counter()
         timeout = query.timeout_s
         deadline = None if timeout is None else now + timeout
         entry = Entry(next(self._keys), query, fut, callback, now, deadline)
@@ -193,7 +199,8 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
                 # parent and goes to whichever worker frees first (pull, not push), so it
                 # never waits behind a long query while another worker is free.
                 slot = idle[self._balancer.pick(idle)]
-                fut.set_running_or_notify_cancel()
+                if fut is not None:
+                    fut.set_running_or_notify_cancel()
                 entry.started = True
                 self._assign(slot, entry)
                 send = (slot, [self._wire(entry)], self._new_models(slot, [entry]))
@@ -218,33 +225,40 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
             self._send(*send)
         if wake:
             self._wake()
-        return fut
 
     def map(self, queries: Iterable[Query], timeout_s: float | None = None) -> list[QueryResult]:
         """Run many queries, results in order; waits for room rather than overloading itself.
 
-        The calling thread sleeps until a whole chunk of room is free, not per query,
-        so a long map costs the parent one wake-up per chunk.
+        No future per query (a callback stores each result in place), and the calling
+        thread sleeps until a whole chunk of room is free, not per query: a long map
+        costs the parent as little as the executor can make it.  ``timeout_s`` bounds
+        each wait for room or for the remaining results.
         """
         window = max(1, self.max_in_flight + self.queue_size)
         low = window - max(1, min(64, window // 2))
         cond = threading.Condition()
-        outstanding = [0]
+        state = [0, 0]  # outstanding, finished
+        results: list[QueryResult | None] = []
 
-        def finished(_: QueryResult) -> None:
+        def finished(index: int, result: QueryResult) -> None:
+            results[index] = result
             with cond:
-                outstanding[0] -= 1
-                if outstanding[0] == low:
+                state[0] -= 1
+                state[1] += 1
+                if state[0] == low or state[0] == 0:
                     cond.notify()
 
-        futures: list[cf.Future[QueryResult]] = []
-        for q in queries:
+        for i, q in enumerate(queries):
             with cond:
-                if outstanding[0] >= window and not cond.wait_for(lambda: outstanding[0] <= low, timeout_s):
+                if state[0] >= window and not cond.wait_for(lambda: state[0] <= low, timeout_s):
                     raise TimeoutError(f"map: no room for more queries within {timeout_s} s")
-                outstanding[0] += 1
-            futures.append(self.submit(q, callback=finished))
-        return [f.result(timeout=timeout_s) for f in futures]
+                state[0] += 1
+            results.append(None)
+            self._admit(q, functools.partial(finished, i), None)
+        with cond:
+            if not cond.wait_for(lambda: state[0] == 0, timeout_s):
+                raise TimeoutError(f"map: {state[0]} queries still unanswered after {timeout_s} s")
+        return results  # type: ignore[return-value]
 
     # -------------------------------------------------- bookkeeping (locked)
     def _assign(self, slot: Slot, entry: Entry) -> None:
@@ -292,7 +306,7 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
                 continue
             self._queued -= 1
             if not e.started:
-                if not e.future.set_running_or_notify_cancel():
+                if e.future is not None and not e.future.set_running_or_notify_cancel():
                     e.done = True
                     del self._pending[e.key]
                     self._count(Outcome.CANCELLED)
@@ -363,7 +377,7 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
         if result is None:  # cancelled by the caller while queued
             result = QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
                                  completed_at=time.perf_counter(), kind=e.query.kind, error="cancelled")
-        elif e.started or fut.set_running_or_notify_cancel():
+        elif fut is not None and (e.started or fut.set_running_or_notify_cancel()):
             try:
                 fut.set_result(result)
             except cf.InvalidStateError:

@@ -27,7 +27,7 @@ class Entry:
     __slots__ = ("key", "query", "future", "callback", "submitted_at", "deadline", "attempts", "worker",
                  "done", "started")
 
-    def __init__(self, key: int, query: Query, future: "cf.Future[Any]", callback: Callback | None,
+    def __init__(self, key: int, query: Query, future: "cf.Future[Any] | None", callback: Callback | None,
                  submitted_at: float, deadline: float | None) -> None:
         self.key = key
         self.query = query
