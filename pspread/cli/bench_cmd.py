@@ -66,5 +66,30 @@ def kernels_cmd(
         out.print(f"[dim]note: {note}[/]")
 
 
+@bench_app.command("driver")
+def driver_cmd(
+    rate: Annotated[float, typer.Option(help="Open-model arrivals a second to ask for.", min=1)] = 50_000.0,
+    duration: Annotated[float, typer.Option(help="Seconds per model.", min=0.1)] = 2.0,
+    clients: Annotated[int, typer.Option(help="Closed-model clients.", min=1)] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """How fast the load driver goes against an executor that does nothing.
+
+    Whatever rate it sustains is the most any run could ask of a real
+    executor: the driver must never be what limits a run (goal: >= 20,000/s).
+    """
+    from pspread.load.null import bench_driver
+
+    figures = bench_driver(rate=rate, duration_s=duration, closed_clients=clients)
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    out = Console(highlight=False)
+    out.print(f"open model: asked {figures['open_rate_asked']:,.0f}/s, sustained "
+              f"{figures['open_rate_sustained']:,.0f}/s, late starts {figures['open_late_starts']:,.0f}, "
+              f"{figures['cpu_us_per_arrival']:.1f} µs CPU per arrival")
+    out.print(f"closed model ({clients} clients): {figures['closed_rate']:,.0f} queries/s")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app)
