@@ -209,8 +209,8 @@ class DaskExecutor(Executor):
                 self._pending[entry.key] = entry
                 if deadline is not None:
                     heapq.heappush(self._deadlines, (deadline, entry.key))
-                if not self._kicked:
-                    self._kicked = kick = True
+                if not self._kicked and self._has_room():
+                    self._kicked = kick = True  # else an answer's arrival refills the workers anyway
             else:
                 refused = Outcome.OVERLOADED if alive else Outcome.WORKER_LOST
                 self._count(refused)
@@ -261,6 +261,13 @@ class DaskExecutor(Executor):
         for e in cancelled:
             self._deliver(e, None)
         self._spawn(batches)
+
+    def _has_room(self) -> bool:
+        """Would ``_fill`` send anything now?  (Under the lock; saves waking the loop per query at saturation.)"""
+        if self._inflight >= self.max_in_flight:
+            return False
+        full = self._queued >= self.batch_size
+        return any(w.alive and (w.batches == 0 or (full and w.batches < self.depth)) for w in self._workers)
 
     def _spawn(self, batches: list[tuple]) -> None:
         """Start sending each batch (on the loop; tasks are kept until done so none is collected early)."""

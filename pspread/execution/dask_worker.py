@@ -74,6 +74,7 @@ class GraphHolder(WorkerPlugin):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="pspread-open")  # opens the graph off the loop
         self._ps: Any = None
         self._rss_last, self._rss_at = 0, -1.0
+        self.busy = asyncio.Lock()
         names = handler_names(self.token)
         worker.handlers[names["hello"]] = self.hello
         worker.handlers[names["file"]] = self.receive_file
@@ -129,7 +130,9 @@ class GraphHolder(WorkerPlugin):
         Queries run right here on the worker's event loop: handing each batch to a
         thread cost as much as the queries themselves (a thread wake-up and GIL
         hand-over per message).  The loop is given back between queries once
-        ``YIELD_S`` has passed, so Dask's heartbeats and the next batch keep flowing.
+        ``YIELD_S`` has passed, so Dask's heartbeats and the next batch keep flowing;
+        a batch that arrives meanwhile waits for this one to finish (its answers
+        leave as soon as they are ready, while the next batch is computed).
         """
         import asyncio
 
@@ -145,20 +148,21 @@ class GraphHolder(WorkerPlugin):
                 cache.define(mid, model)
         out = []
         perf, hooks = time.perf_counter, self.hooks
-        since = received
-        for key, seeds, top_k, model_id, kind, remaining in items:
-            if remaining is not None and perf() - received > remaining:
-                out.append((key, EXPIRED, None, 0.0))
-                continue
-            try:
-                spreader = cache.get(model_id)
-            except Exception as exc:  # noqa: BLE001 - a model the kernel refuses
-                out.append((key, INVALID, f"the query's model cannot be used: {exc}", 0.0))
-                continue
-            out.append((key, *answer(spreader, seeds, top_k, kind, hooks)))
-            if perf() - since > YIELD_S:
-                await asyncio.sleep(0)
-                since = perf()
+        async with self.busy:  # batches one after another: the first one's answers leave first
+            since = perf()
+            for key, seeds, top_k, model_id, kind, remaining in items:
+                if remaining is not None and perf() - received > remaining:
+                    out.append((key, EXPIRED, None, 0.0))
+                    continue
+                try:
+                    spreader = cache.get(model_id)
+                except Exception as exc:  # noqa: BLE001 - a model the kernel refuses
+                    out.append((key, INVALID, f"the query's model cannot be used: {exc}", 0.0))
+                    continue
+                out.append((key, *answer(spreader, seeds, top_k, kind, hooks)))
+                if perf() - since > YIELD_S:
+                    await asyncio.sleep(0)
+                    since = perf()
         return pickle.dumps((self._rss(), out), protocol=pickle.HIGHEST_PROTOCOL)
 
     def _rss(self) -> int:
