@@ -105,7 +105,9 @@ class ClusterLink:
             # the cluster's scratch folders in one folder of ours, removed by close()
             self._scratch = tempfile.mkdtemp(prefix="pspread-dask-")
             try:
-                with dask.config.set({"temporary-directory": self._scratch}):
+                # workers' statistical profiler off: it samples stacks every 10 ms, pure overhead here
+                with dask.config.set({"temporary-directory": self._scratch,
+                                      "distributed.worker.profile.enabled": False}):
                     self.cluster = distributed.LocalCluster(
                         n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                         scheduler_port=0, dashboard_address=None, worker_dashboard_address=None,
