@@ -62,8 +62,25 @@ def workers_pss(pids: list[int]) -> int:
 
 
 def workers_uss(pids: list[int]) -> int:
-    """Private memory of the workers: what a leak would grow (mmap'd graph pages are shared)."""
+    """Memory only the workers map (includes graph pages touched by one worker alone)."""
     return sum(psutil.Process(p).memory_full_info().uss for p in pids)
+
+
+def workers_anon(pids: list[int]) -> int:
+    """Anonymous memory of the workers (heap, kernel buffers): what a leak would grow.
+
+    Read from ``/proc/PID/smaps_rollup`` (Linux); 0 where it is not available.
+    """
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Anonymous:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            return 0
+    return total
 
 
 # ------------------------------------------------------------------ standalone
@@ -278,20 +295,23 @@ def main(argv: list[str] | None = None) -> int:
 
         # ---- memory: PSS of the W workers vs the bundle, before and after many queries
         ex = executors[wmax]
-        pss0, uss0 = workers_pss(list(ex.pids())), workers_uss(list(ex.pids()))
+        pids = list(ex.pids())
+        pss0, uss0, anon0 = workers_pss(pids), workers_uss(pids), workers_anon(pids)
         t0 = time.perf_counter()
         reps = max(1, (args.memory_queries + len(queries) - 1) // len(queries))
         for _ in range(reps):
             ex.map([pspread.Query(seeds=s, top_k=args.top_k) for s in queries])
-        pss1, uss1 = workers_pss(list(ex.pids())), workers_uss(list(ex.pids()))
+        pss1, uss1, anon1 = workers_pss(pids), workers_uss(pids), workers_anon(pids)
         out["memory"] = {"pss_before": pss0, "pss_after": pss1, "uss_before": uss0, "uss_after": uss1,
+                         "anon_before": anon0, "anon_after": anon1,
                          "queries_between": reps * len(queries),
                          "seconds": time.perf_counter() - t0, "change": pss1 / pss0 - 1,
                          "budget_bytes": size + wmax * 100 * 2**20}
         print(f"memory: {wmax} workers' PSS {pss0 / 2**20:.0f} MiB = bundle {size / 2**20:.0f} MiB "
               f"{(pss0 - size) / 2**20:+.0f} MiB (budget bundle + {wmax} x 100 MiB); after "
               f"{reps * len(queries)} more queries {pss1 / 2**20:.0f} MiB ({pss1 / pss0 - 1:+.2%}); private (USS) "
-              f"{uss0 / 2**20:.0f} -> {uss1 / 2**20:.0f} MiB ({uss1 / uss0 - 1:+.2%})", flush=True)
+              f"{uss0 / 2**20:.0f} -> {uss1 / 2**20:.0f} MiB ({uss1 / uss0 - 1:+.2%}); anonymous (heap, buffers) "
+              f"{anon0 / 2**20:.0f} -> {anon1 / 2**20:.0f} MiB", flush=True)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
