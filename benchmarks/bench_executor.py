@@ -16,8 +16,12 @@ Every figure is measured in this one run, on the same query set (seeded):
 * added latency (``completed_at - submitted_at - compute_s``) p50/p99 at about
   50 % load, against ``concurrent.futures.ProcessPoolExecutor`` running the
   same queries at the same rate;
-* memory: total PSS of the workers vs the bundle's size, and PSS before and
-  after ``--memory-queries`` more queries.
+* memory: total PSS of the workers vs the bundle's size, and PSS, private
+  (USS) and anonymous memory before and after ``--memory-queries`` more queries.
+
+Each round also prints how many cores the workers were busy: on a shared machine
+a round where W workers got fewer than W cores measures the neighbours, not the
+executor, which is why medians and best rounds are both reported.
 """
 
 from __future__ import annotations
@@ -246,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
                 sat = saturated_run(executors[w], queries, args.top_k)
                 sat["share_of_standalone_sum"] = sat["qps"] / (w * alone[-1])
                 runs[w].append(sat)
-                line.append(f"{w}w {sat['qps']:.1f} q/s ovh {sat['overhead']:.2%}")
+                sat["worker_cores"] = sat["workers_cpu_s"] / sat["wall_s"]
+                line.append(f"{w}w {sat['qps']:.1f} q/s ovh {sat['overhead']:.2%} "
+                            f"busy {sat['worker_cores']:.2f} cores")
             if 1 in runs and wmax > 1:
                 line.append(f"speedup {runs[1][-1]['wall_s'] / runs[wmax][-1]['wall_s']:.2f}")
             print("; ".join(line), flush=True)
