@@ -15,6 +15,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import psutil
+
 from pspread.load import stats
 from pspread.load.driver import Driver
 from pspread.load.recorder import Recorder
@@ -35,6 +37,8 @@ class ScalingPoint:
     efficiency: float | None = None
     errors: int = 0
     skipped: str | None = None
+    #: parent CPU ÷ all CPU while the set ran at saturation (None for the inline executor)
+    coordination_overhead: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -72,9 +76,19 @@ class ScalingReport:
             reason = point.skipped or "the scaling run measured nothing"
         else:
             obs.values.update(speedup=point.speedup, efficiency=point.efficiency or 0.0)
+            saturated = self._overhead_point(target)
+            if saturated is not None:
+                # DESIGN: the overhead target is "at saturation"; a paced phase at a low
+                # rate measures mostly the cost of waking up for each arrival instead
+                obs.values["coordination_overhead"] = saturated
             return obs
         obs.unavailable.update(speedup=reason, efficiency=reason)
         return obs
+
+    def _overhead_point(self, target: int) -> float | None:
+        """The overhead at the largest measured worker count up to ``target``."""
+        points = [p for p in self.measured if p.workers <= target and p.coordination_overhead is not None]
+        return points[-1].coordination_overhead if points else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,7 +131,9 @@ def measure_scaling(
         else:
             executor = make_executor(w)
             try:
+                meter = CpuMeter(executor.pids())
                 times, errors = _time_query_set(executor, workload, queries, repeats, w, batch, driver_options)
+                point.coordination_overhead = meter.overhead()
             finally:
                 executor.close()
             point.time_s = statistics.median(times)
@@ -134,6 +150,43 @@ def measure_scaling(
     measured = report.measured
     report.usl, report.usl_note = stats.fit_usl([p.workers for p in measured], [p.qps or 0.0 for p in measured])
     return report
+
+
+class CpuMeter:
+    """CPU seconds of this process and of the workers since it was made.
+
+    Coordination overhead = parent CPU ÷ (parent + workers) over the same span.
+    Workers that vanish (replaced) count up to their last reading.
+    """
+
+    def __init__(self, pids: Any) -> None:
+        self._me = psutil.Process()
+        self._parent0 = _cpu(self._me)
+        self._procs: list[tuple[psutil.Process, float]] = []
+        for pid in pids or []:
+            try:
+                proc = psutil.Process(pid)
+                self._procs.append((proc, _cpu(proc)))
+            except psutil.Error:
+                continue
+
+    def overhead(self) -> float | None:
+        if not self._procs:
+            return None
+        parent = _cpu(self._me) - self._parent0
+        workers = 0.0
+        for proc, start in self._procs:
+            try:
+                workers += _cpu(proc) - start
+            except psutil.Error:
+                continue
+        total = parent + workers
+        return stats.coordination_overhead(parent, total) if total > 0 and workers > 0 else None
+
+
+def _cpu(proc: "psutil.Process") -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
 
 
 def _time_query_set(executor: Any, workload: Workload, queries: int, repeats: int, workers: int, batch: int,
