@@ -83,7 +83,8 @@ class DaskExecutor(Executor):
     worker the cluster has is used (at least one is waited for).
     ``model``/``kernel``: as for ``ProcessExecutor``.  ``balance``:
     ``least-loaded``, ``round-robin`` or ``power-of-two``.  ``batch_size``: most
-    queries per message to a worker.  ``depth``: messages outstanding per worker.
+    queries per message to a worker (an idle worker gets what waits, however few;
+    large batches only form under load).  ``depth``: messages outstanding per worker.
     ``ship_graph``: send the bundle's files to the workers (once each) instead of
     having them open ``graph_path``; automatic for a worker that cannot read it.
     ``memory_limit_mb``: a local worker past it is restarted by Dask (its queries retried).
@@ -97,7 +98,7 @@ class DaskExecutor(Executor):
         model: SpreadModel | None = None,
         kernel: str = "auto",
         balance: str = "least-loaded",
-        batch_size: int | None = 8,
+        batch_size: int | None = 32,
         max_in_flight: int | None = 256,
         queue_size: int | None = None,
         depth: int = 2,
@@ -106,7 +107,7 @@ class DaskExecutor(Executor):
         connect_timeout_s: float = 5.0,
         start_timeout_s: float = 120.0,
     ) -> None:
-        for name, value, low in (("workers", workers, 1), ("batch_size", batch_size or 8, 1),
+        for name, value, low in (("workers", workers, 1), ("batch_size", batch_size or 32, 1),
                                  ("max_in_flight", max_in_flight or 256, 1), ("depth", depth, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ExecutorError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -127,7 +128,7 @@ class DaskExecutor(Executor):
         self.kernel = kernel
         self.balance = balance
         self._balancer = make_balancer(balance)
-        self.batch_size = batch_size or 8
+        self.batch_size = batch_size or 32
         self.max_in_flight = max_in_flight or 256
         self.queue_size = 4 * self.max_in_flight if queue_size is None else queue_size
         self.depth = depth
