@@ -12,7 +12,8 @@ Design (DESIGN.md, "Execution"):
   next already there), the rest wait in the parent; admission is the process
   executor's: ``max_in_flight`` on workers, ``queue_size`` more, then ``OVERLOADED``;
 * all the executor's bookkeeping runs on the Dask client's event loop; ``submit``
-  only queues under a lock and wakes that loop when it is not already busy;
+  only queues under a lock, and wakes that loop only when a worker has room
+  (otherwise the next answer to arrive refills the workers anyway);
 * a worker lost mid-batch: its queries are retried once on another worker,
   then answered ``WORKER_LOST``; a worker that rejoins (a local cluster's nanny
   restarts it) takes the lost one's place and counts a restart;
@@ -22,7 +23,9 @@ Design (DESIGN.md, "Execution"):
   security come from Dask's configuration); one that cannot be reached within
   ``connect_timeout_s`` is a ``RunAborted`` naming it.
 
-Dask is optional: it is imported here only, and a missing install is an
+Starting or joining the cluster is ``dask_cluster.ClusterLink``'s job, the
+worker side is ``dask_worker.GraphHolder``.  Dask is optional: only those two
+import it, when an executor starts, and a missing install is an
 ``ExecutorError`` that says how to get it.
 """
 
@@ -107,8 +110,10 @@ class DaskExecutor(Executor):
         connect_timeout_s: float = 5.0,
         start_timeout_s: float = 120.0,
     ) -> None:
-        for name, value, low in (("workers", workers, 1), ("batch_size", batch_size or 32, 1),
-                                 ("max_in_flight", max_in_flight or 256, 1), ("depth", depth, 1)):
+        batch_size = 32 if batch_size is None else batch_size
+        max_in_flight = 256 if max_in_flight is None else max_in_flight
+        for name, value, low in (("workers", workers, 1), ("batch_size", batch_size, 1),
+                                 ("max_in_flight", max_in_flight, 1), ("depth", depth, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ExecutorError(f"{name} must be an integer >= {low}, got {value!r}")
         if queue_size is not None and (not isinstance(queue_size, int) or queue_size < 0):
@@ -128,8 +133,8 @@ class DaskExecutor(Executor):
         self.kernel = kernel
         self.balance = balance
         self._balancer = make_balancer(balance)
-        self.batch_size = batch_size or 32
-        self.max_in_flight = max_in_flight or 256
+        self.batch_size = batch_size
+        self.max_in_flight = max_in_flight
         self.queue_size = 4 * self.max_in_flight if queue_size is None else queue_size
         self.depth = depth
         self.ship_graph = ship_graph
