@@ -106,12 +106,6 @@ def pin_threads() -> None:
     """Keep every numeric library of this process on one thread (one query per core)."""
     for name in THREAD_ENV:
         os.environ[name] = "1"
-    try:
-        import numexpr
-
-        numexpr.set_num_threads(1)
-    except Exception:  # pragma: no cover - numexpr is optional for the worker
-        pass
 
 
 def worker_main(

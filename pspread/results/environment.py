@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 #: distributions whose versions are recorded (missing ones as None)
-LIBRARIES = ("pspread", "numpy", "scipy", "numexpr", "numba", "pydantic", "psutil", "pyyaml", "typer", "rich",
+LIBRARIES = ("pspread", "numpy", "scipy", "numba", "pydantic", "psutil", "pyyaml", "typer", "rich",
              "dask", "distributed")
 #: fields that must match for two runs' numbers to be comparable
 COMPARABLE_KEYS = ("cpu_model", "cores_logical", "cores_physical", "python")
