@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-import click
+import typer
 import typer.core
 
 from pspread.errors import PspreadError
@@ -22,16 +22,16 @@ EXIT_ABORTED = 3
 EXIT_INTERRUPTED = 130
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> "typer.Exit":
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print ``error: message`` on stderr and return the Exit to raise."""
-    click.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 
 class ErrorHandlingGroup(typer.core.TyperGroup):
     """A command group that translates pspread's errors for every subcommand."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: typer.Context) -> object:
         try:
             return super().invoke(ctx)
         except PspreadError as exc:
@@ -39,7 +39,7 @@ class ErrorHandlingGroup(typer.core.TyperGroup):
         except FileNotFoundError as exc:
             raise fail(f"{exc.filename}: no such file or folder", EXIT_USAGE) from None
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            typer.echo("interrupted", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except OSError as exc:
             if exc.errno is not None and getattr(exc, "filename", None):

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-import click
 import numpy as np
+import typer
 from rich.console import Console
 
 from pspread.cli.errors import EXIT_ABORTED, EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -117,9 +117,9 @@ class RunSession:
             print_summary(self.console, title, verdicts, self.runner.phases, self.scaling,
                           str(path) if path else None, self.extra_lines, status=status, judged=gates)
         if error is not None:
-            click.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {error}", err=True)
         elif code == EXIT_INTERRUPTED:
-            click.echo("interrupted; partial results written" + (f" to {path}" if path else ""), err=True)
+            typer.echo("interrupted; partial results written" + (f" to {path}" if path else ""), err=True)
         return code
 
     def _record_workers(self) -> None:
