@@ -128,3 +128,13 @@ def test_top_k_orders_by_activation_then_node_id():
         assert list(zip(got_nodes.tolist(), got_vals.tolist())) == [(n, -v) for v, n in order]
     got_nodes, _ = top_k(nodes, values, 5, exclude=nodes[values == 1.0])
     assert all(values[nodes == n][0] < 1.0 for n in got_nodes)
+
+
+@pytest.mark.parametrize("kernel", ALL)
+def test_mass_from_two_sources_makes_a_node_fire(kernel):
+    # 0 -> {2, 4}, 1 -> {2, 5}, 2 -> 3; r = 0, θ = 0.6, seeds 0.7 each.
+    # Node 2 gets 0.35 + 0.35 = 0.7: neither arrival alone crosses θ, together they do.
+    g = pspread.Graph.from_edges([0, 0, 1, 1, 2], [2, 4, 2, 5, 3])
+    model = pspread.SpreadModel(retention=0.0, threshold=0.6, max_steps=2)
+    act = pspread.Spreader(g, model, kernel=kernel).query({0: 0.7, 1: 0.7}).activation()
+    np.testing.assert_allclose(act, [0, 0, 0, 0.7, 0.35, 0.35], atol=1e-6)

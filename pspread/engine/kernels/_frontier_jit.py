@@ -134,25 +134,31 @@ def spread_lazy(
 
     Decay is applied lazily: ``act`` stores activation / c, and multiplying the
     scale c by (1 - δ) decays every node at once.  Then only nodes that can
-    change need visiting each step: a node that neither fired nor received
-    mass can only decay, so it cannot start firing.  The candidates of the next
-    step are this step's firing nodes, the nodes they reached and the seeds.
-    The L1 change is exact: visited nodes are summed, and the rest changed by
-    δ times their mass, which is the total mass M (conserved by spreading,
-    scaled by decay, raised by restart) less the visited nodes' mass.
+    change need visiting each step: a node whose activation only decays cannot
+    start firing.  So the candidates of the next step are this step's firing
+    nodes, the seeds (restart) and the nodes whose activation *crossed* θ while
+    mass arrived (mass only arrives during the scatter, so the last arrival
+    sees the final value).  On a thresholded query most reached nodes never
+    cross θ and are touched exactly once, by the arc that reaches them.
+
+    With a tolerance ε > 0 the L1 change is computed exactly: visited nodes are
+    summed, and the rest changed by δ times their mass, which is the total mass
+    M (conserved by spreading, scaled by decay, raised by restart) less the
+    visited nodes' mass.  With ε = 0 only an exact fixed point stops a run:
+    nothing fired, no decay, no restart -- checked without any bookkeeping.
     """
     n_seeds = seed_nodes.shape[0]
+    track = tol > 0
     n_active = 0
     n_cand = 0
     s_total = 0.0
     for k in range(n_seeds):
         i = seed_nodes[k]
         act[i] = seed_vals[k]
-        flags[i] |= SEEN
+        flags[i] |= SEEN | CAND
         active[n_active] = i
         n_active += 1
         cand[n_cand] = i
-        flags[i] |= CAND
         n_cand += 1
         s_total += seed_vals[k]
     c = 1.0
@@ -179,17 +185,21 @@ def spread_lazy(
                 act[active[k]] *= c
             return HANDOFF, n_active, steps, False, arcs
         n_s = 0
-        for k in range(n_seeds):  # seeds: restart and dangling mass land here
-            i = seed_nodes[k]
-            flags[i] |= MARK
-            slist[n_s] = i
-            sold[n_s] = act[i] * c
-            n_s += 1
+        if track:
+            for k in range(n_seeds):  # seeds: restart and dangling mass land here
+                i = seed_nodes[k]
+                flags[i] |= MARK
+                slist[n_s] = i
+                sold[n_s] = act[i] * c
+                n_s += 1
         dangling = 0.0
+        moved = False
         inv_c = 1.0 / c
+        # stored value past which a node will fire next step (after this step's decay)
+        cross = theta * inv_c / stay if stay > 0 else np.inf
         for f in range(n_fire):
             i = fire[f]
-            if not flags[i] & MARK:
+            if track and not flags[i] & MARK:
                 flags[i] |= MARK
                 slist[n_s] = i
                 sold[n_s] = fval[f]
@@ -201,6 +211,7 @@ def spread_lazy(
             g = fval[f] * share[i]
             if g == 0:
                 continue
+            moved = True
             act[i] -= g * inv_c
             if sink[i]:
                 dangling += g
@@ -208,20 +219,22 @@ def spread_lazy(
             gs = g * inv_c
             for e in range(indptr[i], indptr[i + 1]):
                 j = indices[e]
-                if not flags[j] & MARK:
+                old = act[j]
+                if track and not flags[j] & MARK:
                     flags[j] |= MARK
                     slist[n_s] = j
-                    sold[n_s] = act[j] * c
+                    sold[n_s] = old * c
                     n_s += 1
-                    if not flags[j] & SEEN:
-                        flags[j] |= SEEN
-                        active[n_active] = j
-                        n_active += 1
-                if not flags[j] & CAND:  # a seed or a firing node may be marked already
+                if old == 0 and not flags[j] & SEEN:
+                    flags[j] |= SEEN
+                    active[n_active] = j
+                    n_active += 1
+                new = old + gs * p[e]
+                act[j] = new
+                if new >= cross and not flags[j] & CAND:
                     flags[j] |= CAND
                     cand[n_cand] = j
                     n_cand += 1
-                act[j] += gs * p[e]
             arcs += indptr[i + 1] - indptr[i]
         if restart_sinks and dangling > 0:
             for k in range(n_seeds):
@@ -242,18 +255,21 @@ def spread_lazy(
                     flags[i] |= CAND
                     cand[n_cand] = i
                     n_cand += 1
-        # exact L1 change: visited nodes, plus δ x the mass of the rest
-        visited_old = 0.0
-        change = 0.0
-        for k in range(n_s):
-            i = slist[k]
-            flags[i] &= ~MARK
-            visited_old += sold[k]
-            change += abs(act[i] * c - sold[k])
-        rest = mass - visited_old
-        if rest > 0:
-            change += (1.0 - stay) * rest
-        mass = stay * mass + beta * s_total
+        if track:
+            # exact L1 change: visited nodes, plus δ x the mass of the rest
+            visited_old = 0.0
+            change = 0.0
+            for k in range(n_s):
+                i = slist[k]
+                flags[i] &= ~MARK
+                visited_old += sold[k]
+                change += abs(act[i] * c - sold[k])
+            rest = mass - visited_old
+            if rest > 0:
+                change += (1.0 - stay) * rest
+            mass = stay * mass + beta * s_total
+        else:
+            change = 0.0 if not moved and stay == 1.0 and beta == 0 else np.inf
         if c < 1e-30:  # keep the stored values finite in float32
             for k in range(n_active):
                 act[active[k]] *= c
