@@ -128,9 +128,14 @@ def spread_lazy(
     indptr, indices, p, share, sink,
     seed_nodes, seed_vals, s_share,
     theta, stay, beta, tol, max_steps, restart_sinks, switch_arcs,
-    act, flags, active, cand, slist, sold, fire, fval,
+    act, flags, active, cand, slist, sold, fire, fval, out_nodes, out_vals,
 ):  # pragma: no cover - compiled
-    """Run one query without suppression or inhibition; same returns as ``spread_one``.
+    """Run one query without suppression or inhibition.
+
+    Returns (code, n, steps, converged, arcs, touched).  DONE: the answer is
+    already in ``out_nodes[:n]``/``out_vals[:n]`` and the pool is reset (one
+    pass over the active set does both).  HANDOFF: n = touched and the state
+    stays in the pool for the dense kernel.
 
     Decay is applied lazily: ``act`` stores activation / c, and multiplying the
     scale c by (1 - δ) decays every node at once.  Then only nodes that can
@@ -183,7 +188,7 @@ def spread_lazy(
         if switch_arcs >= 0 and due > switch_arcs:
             for k in range(n_active):
                 act[active[k]] *= c
-            return HANDOFF, n_active, steps, False, arcs
+            return HANDOFF, n_active, steps, False, arcs, n_active
         n_s = 0
         if track:
             for k in range(n_seeds):  # seeds: restart and dangling mass land here
@@ -280,9 +285,18 @@ def spread_lazy(
             break
     for k in range(n_cand):
         flags[cand[k]] &= ~CAND
+    # collect the answer and reset the pool in the same pass over the active set
+    m = 0
     for k in range(n_active):
-        act[active[k]] *= c
-    return DONE, n_active, steps, converged, arcs
+        i = active[k]
+        v = act[i] * c
+        if v > 0:
+            out_nodes[m] = i
+            out_vals[m] = v
+            m += 1
+        act[i] = 0.0
+        flags[i] = 0
+    return DONE, m, steps, converged, arcs, n_active
 
 
 @njit(cache=True, nogil=True)

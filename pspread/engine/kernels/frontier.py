@@ -78,15 +78,20 @@ class FrontierKernel(Kernel):
         """Spread one query; None when it grew past ``switch_arcs`` (state left in the pool)."""
         vals = seeds.values.astype(np.float32)
         share = (vals / vals.sum(dtype=np.float64)).astype(np.float32)
-        loop = jit.spread_lazy if self._lazy else jit.spread_one
-        code, n_active, steps, converged, arcs = loop(
-            *self._graph_arrays, seeds.nodes.astype(np.int64), vals, share, *self._params, self.switch_arcs,
-            self._act, self._seen, self._active, *self._work,
-        )
+        common = (*self._graph_arrays, seeds.nodes.astype(np.int64), vals, share, *self._params, self.switch_arcs,
+                  self._act, self._seen, self._active, *self._work)
+        if self._lazy:
+            code, n, steps, converged, arcs, touched = jit.spread_lazy(*common, self._out_nodes, self._out_vals)
+        else:
+            code, n, steps, converged, arcs = jit.spread_one(*common)
+            touched = n
         self.last_arcs = int(arcs)
-        self._n_active, self._steps = int(n_active), int(steps)
+        self._n_active, self._steps = int(touched), int(steps)
         if code == jit.HANDOFF:
             return None
+        if self._lazy:  # collected and reset inside the loop already
+            return Activation(self._out_nodes[:n].astype(np.int64), self._out_vals[:n].copy(), int(steps),
+                              bool(converged), int(touched))
         return self._collect(int(steps), bool(converged))
 
     def _collect(self, steps: int, converged: bool) -> Activation:
