@@ -67,6 +67,11 @@ class ScalingReport:
         """
         target = gate_workers or max(self.requested)
         obs = Observed(cores=self.cores, speedup_workers=target)
+        saturated = self._overhead_point(target)
+        if saturated is not None:
+            # DESIGN: the overhead target is "at saturation"; a paced phase at a low
+            # rate mostly measures the cost of waking up for each arrival instead
+            obs.values["coordination_overhead"] = saturated
         point = next((p for p in self.points if p.workers == target), None)
         if point is None:
             measured = ", ".join(str(p.workers) for p in self.points)
@@ -76,17 +81,13 @@ class ScalingReport:
             reason = point.skipped or "the scaling run measured nothing"
         else:
             obs.values.update(speedup=point.speedup, efficiency=point.efficiency or 0.0)
-            saturated = self._overhead_point(target)
-            if saturated is not None:
-                # DESIGN: the overhead target is "at saturation"; a paced phase at a low
-                # rate measures mostly the cost of waking up for each arrival instead
-                obs.values["coordination_overhead"] = saturated
             return obs
         obs.unavailable.update(speedup=reason, efficiency=reason)
         return obs
 
     def _overhead_point(self, target: int) -> float | None:
-        """The overhead at the largest measured worker count up to ``target``."""
+        """The overhead at the largest measured worker count up to ``target``
+        (the gated count itself may be SKIPPED on a machine with fewer cores)."""
         points = [p for p in self.measured if p.workers <= target and p.coordination_overhead is not None]
         return points[-1].coordination_overhead if points else None
 

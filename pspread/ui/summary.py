@@ -82,8 +82,10 @@ def scaling_lines(scaling: dict[str, Any] | None) -> list[str]:
         if row.get("skipped"):
             lines.append(f"    {row['workers']:>3} workers  [yellow]SKIPPED: {escape(row['skipped'])}[/]")
         else:
+            overhead = row.get("coordination_overhead")
             lines.append(f"    {row['workers']:>3} workers  {row['time_s']:.3f}s  {row['qps']:.0f} q/s  "
-                         f"speedup {row['speedup']:.2f}  efficiency {row['efficiency']:.2f}")
+                         f"speedup {row['speedup']:.2f}  efficiency {row['efficiency']:.2f}"
+                         + (f"  overhead {100 * overhead:.1f}%" if overhead is not None else ""))
     fit = scaling.get("usl")
     if fit:
         peak = fit.get("peak_workers")
