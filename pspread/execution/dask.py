@@ -49,6 +49,7 @@ from pspread.errors import ExecutorError, GraphError
 from pspread.execution.base import Callback, Executor, ExecutorStats, WorkerStats
 from pspread.execution.dask_cluster import INSTALL_HINT, ClusterLink
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.ledger import Ledger
 from pspread.execution.query import Outcome, Query, QueryResult
 from pspread.execution.slots import Entry
 from pspread.execution.worker import EXPIRED, INVALID, to_result
@@ -77,7 +78,7 @@ class _Worker:
         return len(self.inflight)
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(Ledger, Executor):
     """Answers queries on the workers of a Dask cluster, each holding one graph replica.
 
     ``graph_path``: a bundle folder (``pspread graph generate ... -o PATH``).
@@ -255,9 +256,6 @@ class DaskExecutor(Executor):
         return [f.result(timeout=timeout_s) for f in futures]
 
     # -------------------------------------------------- dispatch (the loop)
-    def _count(self, outcome: Outcome, n: int = 1) -> None:
-        self._outcomes[outcome.value] = self._outcomes.get(outcome.value, 0) + n
-
     def _pump(self) -> None:
         """Move queued queries onto workers with room, one batch per message (runs on the loop)."""
         cancelled: list[Entry] = []
@@ -379,20 +377,6 @@ class DaskExecutor(Executor):
             return keep, None
         return keep, pickle.dumps(("q", models, keep), protocol=pickle.HIGHEST_PROTOCOL)
 
-    def _reject(self, worker: _Worker, key: int, why: str) -> None:
-        with self._lock:
-            e = worker.inflight.pop(key, None)
-            if e is None:
-                return
-            self._inflight -= 1
-            if e.done:
-                return
-            e.done = True
-            self._pending.pop(key, None)
-            self._count(Outcome.INVALID)
-        self._deliver(e, QueryResult(e.query.query_id, Outcome.INVALID, submitted_at=e.submitted_at,
-                                     completed_at=time.perf_counter(), kind=e.query.kind, error=why))
-
     def _batch_done(self, worker: _Worker) -> None:
         with self._lock:
             worker.batches -= 1
@@ -443,7 +427,6 @@ class DaskExecutor(Executor):
         scheduler no longer lists the worker (so an idle worker's death is seen
         before a batch waits on connecting to it).
         """
-        lost: list[Entry] = []
         cancelled: list[Entry] = []
         with self._lock:
             if batch_failed:
@@ -454,37 +437,15 @@ class DaskExecutor(Executor):
             entries = list(worker.inflight.values())
             worker.inflight.clear()
             self._inflight -= len(entries)
-            for e in reversed(entries):
-                if e.done:
-                    continue
-                e.worker = -1
-                if e.attempts < 2 and not self._closed:
-                    e.attempts = 2
-                    self._queue.appendleft(e)
-                    self._queued += 1
-                else:
-                    e.done = True
-                    del self._pending[e.key]
-                    self._count(Outcome.WORKER_LOST)
-                    lost.append(e)
+            lost = self._requeue_or_lose_locked(entries, retry=not self._closed)
             if not any(w.alive for w in self._workers):
-                while self._queue:  # nobody left to retry on
-                    e = self._queue.popleft()
-                    if e.done:
-                        continue
-                    e.done = True
-                    self._queued -= 1
-                    del self._pending[e.key]
-                    self._count(Outcome.WORKER_LOST)
-                    lost.append(e)
+                lost += self._lose_queued_locked()  # nobody left to retry on
             batches = self._fill(cancelled)
         self._spawn(batches)
         for e in cancelled:
             self._deliver(e, None)
         for e in lost:
-            self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
-                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
-                                         error=why))
+            self._deliver(e, self._unanswered(e, Outcome.WORKER_LOST, why))
 
     # ------------------------------------------- deadlines and replacements
     async def _tick_forever(self) -> None:
@@ -505,24 +466,6 @@ class DaskExecutor(Executor):
             if time.perf_counter() >= next_reconcile and (reconciling is None or reconciling.done()):
                 next_reconcile = time.perf_counter() + _RECONCILE_S
                 reconciling = asyncio.ensure_future(self._reconcile())  # a slow adoption must not stall deadlines
-
-    def _expire(self) -> None:
-        now = time.perf_counter()
-        done: list[Entry] = []
-        with self._lock:
-            heap = self._deadlines
-            while heap and heap[0][0] <= now:
-                _, key = heapq.heappop(heap)
-                e = self._pending.pop(key, None)
-                if e is None or e.done:
-                    continue
-                e.done = True
-                if e.worker < 0:
-                    self._queued -= 1
-                self._count(Outcome.TIMED_OUT)
-                done.append(e)
-        for e in done:
-            self._deliver(e, to_result(e.query, EXPIRED, None, 0.0, e.submitted_at, e.worker, e.attempts))
 
     async def _reconcile(self) -> None:
         """Compare with the scheduler's workers: a vanished one is lost, a new one replaces a lost one."""
@@ -555,38 +498,13 @@ class DaskExecutor(Executor):
                 self._workers[old.index] = new
             self._pump()
 
-    # ------------------------------------------------------------- results
-    def _deliver(self, e: Entry, result: QueryResult | None) -> None:
-        """Resolve one future and call its callback (outside the lock)."""
-        fut = e.future
-        if result is None:  # cancelled by the caller while queued
-            result = QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
-                                 completed_at=time.perf_counter(), kind=e.query.kind, error="cancelled")
-        elif e.started or fut.set_running_or_notify_cancel():
-            try:
-                fut.set_result(result)
-            except cf.InvalidStateError:
-                pass
-        if e.callback is not None:
-            try:
-                e.callback(result)
-            except Exception:  # noqa: BLE001 - a caller's callback must not stop the executor
-                pass
-
+    # --------------------------------------------------------------- stats
     def stats(self) -> ExecutorStats:
-        with self._lock:
-            workers = list(self._workers)
-            ws = []
-            for w in workers:
-                s = WorkerStats(**vars(w.stats))
-                s.pid, s.in_flight = w.pid, len(w.inflight)
-                ws.append(s)
-            snap = ExecutorStats(workers=ws, submitted=self._submitted, completed=self._completed,
-                                 in_flight=self._inflight, queued=self._queued, outcomes=dict(self._outcomes))
+        workers, snap = self._snapshot()
         if self._link.local:
             import psutil
 
-            for w, s in zip(workers, ws):
+            for w, s in zip(workers, snap.workers):
                 if w.alive:
                     try:
                         s.rss_bytes = int(psutil.Process(w.pid).memory_info().rss)
@@ -594,25 +512,13 @@ class DaskExecutor(Executor):
                         pass
         return snap
 
+    def _worker_records(self) -> list[_Worker]:
+        return self._workers
+
     # --------------------------------------------------------------- close
     def close(self) -> None:
         """Answer every pending query ``CANCELLED`` and stop the local cluster (or leave a remote one)."""
-        done: list[Entry] = []
-        with self._lock:
-            first = not self._closed
-            self._closed = True
-            if first:
-                done = [e for e in self._pending.values() if not e.done]
-                for e in done:
-                    e.done = True
-                    self._count(Outcome.CANCELLED)
-                self._pending.clear()
-                self._queue.clear()
-                self._queued = 0
-        for e in done:
-            self._deliver(e, QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
-                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
-                                         error="the executor was closed"))
+        self._cancel_all()
         self._shutdown()
 
     def _shutdown(self) -> None:

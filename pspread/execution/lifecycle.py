@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from pspread.execution.query import Outcome, QueryResult
+from pspread.execution.query import Outcome
 from pspread.execution.slots import Slot, spawn_worker
 
 STOP_GRACE_S = 1.0
@@ -76,17 +76,7 @@ class WorkerLifecycle:
             lost = [e for e in slot.inflight.values() if not e.done]
             self._inflight -= len(slot.inflight)
             slot.inflight = {}
-            for e in reversed(lost):
-                e.worker = -1
-                if e.attempts < 2:
-                    e.attempts = 2
-                    self._queue.appendleft(e)
-                    self._queued += 1
-                else:
-                    e.done = True
-                    del self._pending[e.key]
-                    self._count(Outcome.WORKER_LOST)
-                    done.append((e, why))
+            done.extend((e, why) for e in self._requeue_or_lose_locked(lost))
             self._retire_locked(slot, 0.0)
             if failed_start or not was_ready:
                 slot.start_failures += 1
@@ -117,29 +107,17 @@ class WorkerLifecycle:
             self._deliver(e, None)
         self._wake()
         for e, reason in done:
-            self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
-                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
-                                         error=reason))
+            self._deliver(e, self._unanswered(e, Outcome.WORKER_LOST, reason))
 
     def _lose_waiting_if_no_worker(self, why: str, deliver: bool = True) -> list:
         """With no worker left to retry on, answer every waiting query ``WORKER_LOST``."""
         lost: list = []
         with self._lock:
             if not any(s.alive for s in self._slots):
-                while self._queue:
-                    e = self._queue.popleft()
-                    if e.done:
-                        continue
-                    e.done = True
-                    self._queued -= 1
-                    del self._pending[e.key]
-                    self._count(Outcome.WORKER_LOST)
-                    lost.append((e, why))
+                lost = [(e, why) for e in self._lose_queued_locked()]
         if deliver:
             for e, reason in lost:
-                self._deliver(e, QueryResult(e.query.query_id, Outcome.WORKER_LOST, submitted_at=e.submitted_at,
-                                             completed_at=time.perf_counter(), attempts=e.attempts,
-                                             kind=e.query.kind, error=reason))
+                self._deliver(e, self._unanswered(e, Outcome.WORKER_LOST, reason))
         return lost
 
     # ------------------------------------------------------- memory guard

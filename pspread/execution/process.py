@@ -40,8 +40,9 @@ from typing import Any, Iterable
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ExecutorError, GraphError
-from pspread.execution.base import Callback, Executor, ExecutorStats, WorkerStats
+from pspread.execution.base import Callback, Executor, ExecutorStats
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.ledger import Ledger
 from pspread.execution.lifecycle import WorkerLifecycle
 from pspread.execution.query import Outcome, Query, QueryResult
 from pspread.execution.receiver import Receiver
@@ -50,7 +51,7 @@ from pspread.execution.slots import Entry, Slot
 START_METHODS = ("spawn", "forkserver")
 
 
-class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
+class ProcessExecutor(Receiver, WorkerLifecycle, Ledger, Executor):
     """Answers queries on ``workers`` processes that share one graph bundle.
 
     ``graph_path``: a bundle folder (``pspread graph generate ... -o PATH``).
@@ -282,9 +283,6 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
                     (new := new or []).append((mid, m))
         return new
 
-    def _count(self, outcome: Outcome) -> None:
-        self._outcomes[outcome.value] = self._outcomes.get(outcome.value, 0) + 1
-
     def _fill(self, done: list) -> list[tuple[Slot, list[tuple], Any]]:
         """Move queued queries onto workers while there is room; returns the batches to send."""
         batches: dict[int, tuple[Slot, list[Entry]]] = {}
@@ -351,58 +349,18 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
                 self._reject(slot, item[0], f"the query cannot be sent to a worker: {type(exc).__name__}: {exc}; "
                                             "give seeds as a list of ints, a {id: activation} dict or a text")
 
-    def _reject(self, slot: Slot, key: int, why: str) -> None:
-        with self._lock:
-            e = slot.inflight.pop(key, None)
-            if e is None:
-                return
-            self._inflight -= 1
-            if e.done:
-                return
-            e.done = True
-            self._pending.pop(key, None)
-            self._count(Outcome.INVALID)
-        self._deliver(e, QueryResult(e.query.query_id, Outcome.INVALID, submitted_at=e.submitted_at,
-                                     completed_at=time.perf_counter(), kind=e.query.kind, error=why))
-
     def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"x")
         except (BlockingIOError, OSError):
             pass  # already awake (pipe full) or closing
 
-    def _deliver(self, e: Entry, result: QueryResult | None) -> None:
-        """Resolve one future and call its callback (outside the lock)."""
-        fut = e.future
-        if result is None:  # cancelled by the caller while queued
-            result = QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
-                                 completed_at=time.perf_counter(), kind=e.query.kind, error="cancelled")
-        elif fut is not None and (e.started or fut.set_running_or_notify_cancel()):
-            try:
-                fut.set_result(result)
-            except cf.InvalidStateError:
-                pass  # already resolved (e.g. close() raced an answer)
-        if e.callback is not None:
-            try:
-                e.callback(result)
-            except Exception:  # noqa: BLE001 - a caller's callback must not stop the receiver
-                pass
-
-    # ------------------------------------------------------------ receiver
+    # --------------------------------------------------------------- stats
     def stats(self) -> ExecutorStats:
         import psutil
 
-        with self._lock:
-            slots = list(self._slots)
-            ws = []
-            for s in slots:
-                w = WorkerStats(**vars(s.stats))
-                w.pid = s.pid
-                w.in_flight = len(s.inflight)
-                ws.append(w)
-            snap = ExecutorStats(workers=ws, submitted=self._submitted, completed=self._completed,
-                                 in_flight=self._inflight, queued=self._queued, outcomes=dict(self._outcomes))
-        for s, w in zip(slots, ws):
+        slots, snap = self._snapshot()
+        for s, w in zip(slots, snap.workers):
             if s.alive:
                 try:
                     w.rss_bytes = int(s.process_info().memory_info().rss)
@@ -410,27 +368,17 @@ class ProcessExecutor(Receiver, WorkerLifecycle, Executor):
                     pass
         return snap
 
+    def _worker_records(self) -> list[Slot]:
+        return self._slots
+
     # --------------------------------------------------------------- close
     def close(self) -> None:
         """Answer every pending query ``CANCELLED`` and stop every worker; safe to call again."""
-        done: list[Entry] = []
-        with self._lock:
-            first = not self._closed
-            self._closed = True
-            if first:
-                done = [e for e in self._pending.values() if not e.done]
-                for e in done:
-                    e.done = True
-                    self._count(Outcome.CANCELLED)
-                self._pending.clear()
-                self._queue.clear()
-                self._queued = 0
-                self._accepting = []
-        for e in done:
-            self._deliver(e, QueryResult(e.query.query_id, Outcome.CANCELLED, submitted_at=e.submitted_at,
-                                         completed_at=time.perf_counter(), attempts=e.attempts, kind=e.query.kind,
-                                         error="the executor was closed"))
+        self._cancel_all()
         self._shutdown()
+
+    def _closing_locked(self) -> None:
+        self._accepting = []  # no worker takes work any more
 
     def __del__(self) -> None:  # last resort; close() is the way
         try:

@@ -3,21 +3,19 @@
 A mixin of ``ProcessExecutor``.  The thread resolves answers in batches (the
 hot path: counters are updated once per message, futures and callbacks are
 completed outside the lock), refills workers from the queue, expires
-deadlines, reaps retired workers and runs the memory guard.  The submitting
-thread never hands a query to it: it only wakes it when a new deadline is
-earlier than the receiver's next planned wake-up.
+deadlines (``Ledger._expire``), reaps retired workers and runs the memory
+guard.  The submitting thread never hands a query to it: it only wakes it
+when a new deadline is earlier than the receiver's next planned wake-up.
 """
 
 from __future__ import annotations
 
-import heapq
 import os
 import time
 from typing import Any
 
-from pspread.execution.query import Outcome
 from pspread.execution.slots import Slot
-from pspread.execution.worker import EXPIRED, INVALID, to_result
+from pspread.execution.worker import INVALID, to_result
 
 
 class Receiver:
@@ -165,25 +163,3 @@ class Receiver:
         index = slot.index
         for e, (_, status, payload, compute_s) in answered:
             self._deliver(e, to_result(e.query, status, payload, compute_s, e.submitted_at, index, e.attempts))
-
-    def _expire(self) -> None:
-        if not self._deadlines:
-            return
-        now = time.perf_counter()
-        if self._deadlines[0][0] > now:
-            return
-        done: list = []
-        with self._lock:
-            heap, pending = self._deadlines, self._pending
-            while heap and heap[0][0] <= now:
-                _, key = heapq.heappop(heap)
-                e = pending.pop(key, None)
-                if e is None or e.done:
-                    continue
-                e.done = True
-                if e.worker < 0:
-                    self._queued -= 1
-                self._count(Outcome.TIMED_OUT)
-                done.append(e)
-        for e in done:
-            self._deliver(e, to_result(e.query, EXPIRED, None, 0.0, e.submitted_at, e.worker, e.attempts))
