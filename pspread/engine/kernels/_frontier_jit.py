@@ -313,22 +313,3 @@ def collect_and_reset(act, seen, active, n_active, out_nodes, out_vals):  # prag
         act[i] = 0.0
         seen[i] = 0
     return m
-
-
-def warm_up() -> None:
-    """Compile (or load from the cache) both functions on a two-node graph."""
-    indptr = np.array([0, 1, 1], dtype=np.int64)
-    indices = np.array([1], dtype=np.int32)
-    f32 = np.float32
-    p = np.ones(1, f32)
-    share = np.full(2, 0.5, f32)
-    sink = np.array([False, True])
-    act = np.zeros(2, dtype=np.float32)
-    seen = np.zeros(2, dtype=np.bool_)
-    active = np.zeros(2, dtype=np.int64)
-    old = np.zeros(2)
-    nodes = np.array([0], dtype=np.int64)
-    vals = np.ones(1, f32)
-    _, n, _, _, _ = spread_one(indptr, indices, p, share, sink, nodes, vals, vals, 0.0, 1.0, 0.0, 0.0, 0.0,
-                               0.0, 2, False, -1, act, seen, active, old, old.copy())
-    collect_and_reset(act, seen, active, n, np.zeros(2, np.int64), np.zeros(2, f32))
