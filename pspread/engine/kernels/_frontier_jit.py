@@ -286,26 +286,17 @@ def spread_lazy(
     for k in range(n_cand):
         flags[cand[k]] &= ~CAND
     # collect the answer and reset the pool in the same pass over the active set
-    m = 0
-    for k in range(n_active):
-        i = active[k]
-        v = act[i] * c
-        if v > 0:
-            out_nodes[m] = i
-            out_vals[m] = v
-            m += 1
-        act[i] = 0.0
-        flags[i] = 0
+    m = collect_and_reset(act, flags, active, n_active, out_nodes, out_vals, c)
     return DONE, m, steps, converged, arcs, n_active
 
 
 @njit(cache=True, nogil=True)
-def collect_and_reset(act, seen, active, n_active, out_nodes, out_vals):  # pragma: no cover - compiled
-    """Copy the positive activations out and zero the pool; returns how many."""
+def collect_and_reset(act, seen, active, n_active, out_nodes, out_vals, scale):  # pragma: no cover - compiled
+    """Copy the positive activations (stored value x ``scale``) out and zero the pool; returns how many."""
     m = 0
     for k in range(n_active):
         i = active[k]
-        v = act[i]
+        v = act[i] * scale
         if v > 0:
             out_nodes[m] = i
             out_vals[m] = v

@@ -100,7 +100,7 @@ class FrontierKernel(Kernel):
 
     def _collect(self, steps: int, converged: bool) -> Activation:
         touched = self._n_active
-        m = jit.collect_and_reset(self._act, self._seen, self._active, touched, self._out_nodes, self._out_vals)
+        m = jit.collect_and_reset(self._act, self._seen, self._active, touched, self._out_nodes, self._out_vals, 1.0)
         return Activation(self._out_nodes[:m].astype(np.int64), self._out_vals[:m].copy(), steps, converged, touched)
 
     def take_state(self) -> tuple[np.ndarray, int, int]:
