@@ -17,6 +17,14 @@ if os.environ.get("CI"):
 import pspread
 
 
+@pytest.fixture(scope="session")
+def app():
+    """The real ``pspread`` command, for CLI tests through Typer's runner."""
+    from pspread.cli.app import app as cli
+
+    return cli
+
+
 @pytest.fixture
 def spreadr_graph() -> "pspread.Graph":
     """spreadr's published example: arcs 1→2, 1→5, 2→4, 2→5, 4→1, 4→2, 4→3 (0-based here)."""

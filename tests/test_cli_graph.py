@@ -9,30 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pspread.cli import graph_cmd
-from pspread.cli.errors import ErrorHandlingGroup
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def app() -> typer.Typer:
-    """The real `pspread` app; while sibling command modules are still missing, an app
-    with the same error handling and only the graph group."""
-    try:
-        from pspread.cli.app import app as real
-        return real
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("pspread.cli."):
-            raise
-    local = typer.Typer(cls=ErrorHandlingGroup, pretty_exceptions_enable=False)
-
-    @local.callback()
-    def _root() -> None:
-        """pspread"""
-
-    graph_cmd.register(local)
-    return local
 
 
 def _ok(app, *args):

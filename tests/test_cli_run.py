@@ -9,8 +9,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pspread.cli import run_cmd
-from pspread.cli.errors import ErrorHandlingGroup
 from pspread.cli.run_session import RunSession
 from pspread.results.environment import usable_cores
 from pspread.scenario.loader import load_scenario
@@ -30,25 +28,6 @@ thresholds:
   latency_ms: ['{latency}']
   error_rate: ['rate<0.01']
 """
-
-
-@pytest.fixture(scope="module")
-def app() -> typer.Typer:
-    """The real `pspread` app; an app with only these commands while sibling modules are missing."""
-    try:
-        from pspread.cli.app import app as real
-        return real
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("pspread.cli."):
-            raise
-    local = typer.Typer(cls=ErrorHandlingGroup, pretty_exceptions_enable=False)
-
-    @local.callback()
-    def _root() -> None:
-        """pspread"""
-
-    run_cmd.register(local)
-    return local
 
 
 def _scenario(tmp_path: Path, latency: str = "p(99)<2000", extra: str = "") -> Path:

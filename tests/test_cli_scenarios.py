@@ -9,21 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pspread.cli import compare_cmd, scenarios_cmd
-from pspread.cli.errors import ErrorHandlingGroup
 from pspread.results import write_json_atomic
 
 from test_compare import synthetic  # noqa: E402 (tests/ is on sys.path under pytest)
-
-
-@pytest.fixture()
-def app() -> typer.Typer:
-    """The two command groups on a bare app, so these tests need no other command module."""
-    cli = typer.Typer(cls=ErrorHandlingGroup, no_args_is_help=True, add_completion=False,
-                      pretty_exceptions_enable=False)
-    scenarios_cmd.register(cli)
-    compare_cmd.register(cli)
-    return cli
 
 
 runner = CliRunner()
