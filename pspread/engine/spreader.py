@@ -120,8 +120,24 @@ class Spreader:
         k = top_k or self.model.top_k
         return [self._result(act, seeds, unknown, k, elapsed) for act, (seeds, unknown) in zip(acts, parsed)]
 
+    def answer_arrays(
+        self, query: SeedsLike, top_k: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int, bool, int, list[str]]:
+        """One query's ranked answer as arrays, with no labels looked up (the executors' path).
+
+        Returns ``(top_nodes, top_values, steps, converged, touched_nodes, unknown_terms)``.
+        """
+        seeds, unknown = self.seeds(query)
+        act = self.kernel.spread_batch([seeds])[0]
+        top_nodes, top_vals = self._rank(act, seeds, top_k or self.model.top_k)
+        return top_nodes, top_vals, act.steps, act.converged, act.touched, unknown
+
+    def _rank(self, act: Activation, seeds: SeedSet, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The answer's top-k: the one ranking rule every path uses."""
+        return top_k(act.nodes, act.values, k, seeds.nodes if self.model.exclude_seeds else None)
+
     def _result(self, act: Activation, seeds: SeedSet, unknown: list[str], k: int, elapsed: float) -> SpreadResult:
-        top_nodes, top_vals = top_k(act.nodes, act.values, k, seeds.nodes if self.model.exclude_seeds else None)
+        top_nodes, top_vals = self._rank(act, seeds, k)
         labels = self.graph.labels
         top = [(int(i), labels.label(int(i)), float(v)) for i, v in zip(top_nodes.tolist(), top_vals.tolist())]
         return SpreadResult(

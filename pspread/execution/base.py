@@ -1,20 +1,29 @@
 """The ``Executor`` interface every executor implements (and one contract suite tests).
 
-The interface is deliberately small: ``submit`` (a future, or a callback for
-load drivers that must not pay for futures), ``map`` (ordered), ``run``
-(asyncio), ``stats`` and ``close``.  ``submit`` never raises for a bad query or
-a full queue: those become ``INVALID`` / ``OVERLOADED`` outcomes, counted.
+Two ways in, one path inside.  The batch path -- ``map_batch`` (seeds as an
+array, ``Answers`` as arrays back) and ``submit_batch`` (the same, with a
+callback per finished run of rows, for load drivers) -- makes no Python object
+per query.  ``submit`` (one ``Query``, a future), ``map`` (ordered) and ``run``
+(asyncio) ride on it: each becomes a ``Batch`` for the executor's ``Admission``.
+Nothing here raises for a bad query or a full queue: those become ``INVALID`` /
+``OVERLOADED`` outcomes, counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from pspread.execution.query import Query, QueryResult
+from pspread.engine.model import SpreadModel
+from pspread.execution.query import Outcome, Query, QueryResult
+
+if TYPE_CHECKING:
+    from pspread.execution.admission import Batch, RowsCallback
+    from pspread.execution.answers import Answers
 
 Callback = Callable[[QueryResult], None]
 
@@ -31,6 +40,8 @@ class WorkerStats:
     in_flight: int = 0
     rss_bytes: int = 0
     restarts: int = 0
+    #: CPU seconds the worker spent on the queries themselves (parse, spread, rank), as it measured
+    kernel_cpu_s: float = 0.0
 
 
 @dataclass
@@ -43,30 +54,221 @@ class ExecutorStats:
     in_flight: int = 0
     queued: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    #: CPU seconds this process spent in the executor (submitting, dispatching, receiving)
+    parent_cpu_s: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 class Executor(ABC):
-    """Runs independent queries, possibly many at once; a context manager."""
+    """Runs independent queries, possibly many at once; a context manager.
+
+    Subclasses implement ``_admit`` (take a ``Batch``), ``_window`` (rows the
+    executor holds before it answers ``OVERLOADED``), ``stats``, ``close``,
+    and provide ``model`` (the default) and ``_model_id``.
+    """
 
     #: number of worker processes (1 for the inline executor)
     num_workers: int = 1
+    model: SpreadModel
 
-    @abstractmethod
+    # -------------------------------------------------------- the one path
+    def _admit(self, batch: "Batch") -> None:
+        """Queue or run ``batch``; every row ends in one outcome, told through ``batch.on_rows``.
+
+        The real executors override this.  The default adapts an executor that
+        only implements ``submit`` (a test double, a simulated server): each row
+        becomes one ``Query`` and its result is written back into the batch.
+        """
+        if type(self).submit is Executor.submit:
+            raise NotImplementedError(f"{type(self).__name__} implements neither _admit nor submit")
+        from pspread.execution.answers import CODE, SeedBlock
+
+        models = getattr(self, "_models_by_id", {})
+        block = batch.seeds
+        lock = threading.Lock()
+        for i in range(len(batch)):
+            if isinstance(block, SeedBlock):
+                ids, vals = block.row(i)
+                seeds: Any = ids.tolist() if vals is None else dict(zip(ids.tolist(), vals.tolist()))
+            else:
+                seeds = block[i]
+            kind = batch.kinds[i] if batch.kinds is not None else "default"
+            query = Query(seeds=seeds, top_k=batch.top_k, timeout_s=batch.timeout_s,
+                          model=models.get(batch.model_id), kind=kind)
+
+            def done(res: QueryResult, row: int = i) -> None:
+                a = batch.answers
+                with lock:
+                    a.outcome[row] = CODE[res.outcome]
+                    a.submitted_at[row] = res.submitted_at or a.submitted_at[row]
+                    a.completed_at[row] = res.completed_at
+                    a.worker[row] = res.worker
+                    a.finished_at[row] = res.completed_at
+                    a.started_at[row] = res.completed_at - res.compute_s
+                    for j, (node, _, score) in enumerate(res.top[: a.nodes.shape[1]]):
+                        a.nodes[row, j], a.scores[row, j] = node, score
+                    if res.error:
+                        a.errors[row] = res.error
+                    batch.remaining -= 1
+                if batch.on_rows is not None:
+                    batch.on_rows(batch, row, row + 1)
+
+            self.submit(query, done)
+
+    def _model_id(self, model: SpreadModel | None) -> int:
+        """The executor's id of ``model`` (0: its default), registered on first sight."""
+        if model is None:
+            return 0
+        ids: dict[SpreadModel, int] = self.__dict__.setdefault("_model_ids_", {})
+        by_id: dict[int, SpreadModel] = self.__dict__.setdefault("_models_by_id", {})
+        if model not in ids:
+            ids[model] = len(ids) + 1
+            by_id[ids[model]] = model
+        return ids[model]
+
+    def _window(self) -> int:
+        """Rows ``map``/``map_batch`` keep outstanding: what fits before ``OVERLOADED``."""
+        return 1 << 30
+
+    def _labels(self) -> Callable[[int], str] | None:
+        """Node id -> label, for building ``QueryResult.top`` (None: ids as text)."""
+        return None
+
+    def _k(self, model: SpreadModel | None, top_k: int | None) -> int:
+        return int(top_k or (model or getattr(self, "model", None) or SpreadModel()).top_k)
+
+    # ------------------------------------------------------- batch path
+    def submit_batch(self, seeds: Any, *, model: SpreadModel | None = None, top_k: int | None = None,
+                     timeout_s: float | None = None, values: Any = None, kinds: Sequence[str] | None = None,
+                     on_rows: "RowsCallback | None" = None) -> "Batch":
+        """Admit Q queries given as arrays (see ``SeedBlock.of``); returns the batch, answered in place.
+
+        ``on_rows(batch, start, stop)`` is called (on the executor's thread) each
+        time rows ``start:stop`` have their outcomes in ``batch.answers``.
+        """
+        from pspread.execution.admission import Batch
+        from pspread.execution.answers import SeedBlock
+
+        block = SeedBlock.of(seeds, values)
+        batch = Batch(block, self._k(model, top_k), self._model_id(model), top_k, timeout_s, kinds, on_rows)
+        batch.answers.labels = self._labels()
+        self._admit(batch)
+        return batch
+
+    def map_batch(self, seeds: Any, *, model: SpreadModel | None = None, top_k: int | None = None,
+                  timeout_s: float | None = None, values: Any = None, wait_s: float | None = None) -> "Answers":
+        """Answer Q queries given as a (Q, S) id array (or a list of id arrays); one row each, in order.
+
+        It waits for room rather than overloading the executor.  ``timeout_s``
+        bounds each query; ``wait_s`` bounds the whole call (TimeoutError).
+        """
+        from pspread.execution.answers import SeedBlock, concat
+
+        block = SeedBlock.of(seeds, values)
+        parts = self._windowed(
+            [(block.slice(a, min(a + n, len(block))), None) for a, n in self._steps(len(block))],
+            model, top_k, timeout_s, wait_s)
+        out = concat([b.answers for b in parts]) if parts else self._empty_answers(model, top_k)
+        out.labels = self._labels()
+        return out
+
+    def _empty_answers(self, model: SpreadModel | None, top_k: int | None) -> "Answers":
+        from pspread.execution.answers import Answers
+
+        return Answers.empty(0, self._k(model, top_k))
+
+    def _steps(self, q: int) -> list[tuple[int, int]]:
+        step = max(1, self._window() // 2)
+        return [(a, step) for a in range(0, q, step)]
+
+    def _windowed(self, parts: list[tuple[Any, Sequence[Query] | None]], model: SpreadModel | None,
+                  top_k: int | None, timeout_s: float | None, wait_s: float | None,
+                  kinds: Callable[[int], Sequence[str] | None] | None = None) -> list["Batch"]:
+        """Admit ``parts`` one after another, never more than ``_window()`` rows outstanding; wait for all."""
+        from pspread.execution.admission import Batch
+
+        window = self._window()
+        cond = threading.Condition()
+        outstanding = [0]
+
+        def finished(batch: "Batch", start: int, stop: int) -> None:
+            with cond:
+                outstanding[0] -= stop - start
+                cond.notify()
+
+        batches = []
+        labels = self._labels()
+        for i, (seeds, queries) in enumerate(parts):
+            n = len(seeds)
+            with cond:
+                if not cond.wait_for(lambda: outstanding[0] == 0 or outstanding[0] + n <= window, wait_s):
+                    raise TimeoutError(f"no room for more queries within {wait_s} s")
+                outstanding[0] += n
+            m = model if queries is None else queries[0].model
+            k = top_k if queries is None else queries[0].top_k
+            t = timeout_s if queries is None else queries[0].timeout_s
+            batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t,
+                          None if queries is None else [q.kind for q in queries], finished, queries)
+            batch.answers.labels = labels
+            batches.append(batch)
+            self._admit(batch)
+        with cond:
+            if not cond.wait_for(lambda: outstanding[0] == 0, wait_s):
+                raise TimeoutError(f"{outstanding[0]} queries still unanswered after {wait_s} s")
+        return batches
+
+    # --------------------------------------------------- one query at a time
     def submit(self, query: Query, callback: Callback | None = None) -> "cf.Future[QueryResult]":
         """Queue a query; the future (and ``callback``, if given) get its one QueryResult."""
+        from pspread.execution.admission import Batch
+
+        fut: cf.Future[QueryResult] = cf.Future()
+
+        def finished(batch: "Batch", start: int, stop: int) -> None:
+            res = result_of(batch, 0, query)
+            try:
+                if fut.running() or fut.set_running_or_notify_cancel():
+                    fut.set_result(res)
+            except (RuntimeError, cf.InvalidStateError):
+                pass  # cancelled by the caller, or already resolved
+            if callback is not None:
+                callback(res)
+
+        batch = Batch([query.seeds], self._k(query.model, query.top_k), self._model_id(query.model), query.top_k,
+                      query.timeout_s, [query.kind], finished, [query], fut)
+        batch.answers.labels = self._labels()
+        self._admit(batch)
+        return fut
 
     def map(self, queries: Iterable[Query], timeout_s: float | None = None) -> list[QueryResult]:
-        """Run many queries; results in the order given."""
-        futures = [self.submit(q) for q in queries]
-        return [f.result(timeout=timeout_s) for f in futures]
+        """Run many queries; results in the order given.  Waits for room rather than overloading.
+
+        Consecutive queries with the same model, ``top_k`` and timeout travel
+        together as one batch (no future, no object per query inside the executor).
+        """
+        qs = list(queries)
+        parts: list[tuple[Any, Sequence[Query] | None]] = []
+        step = max(1, self._window() // 2)
+        i = 0
+        while i < len(qs):
+            first = qs[i]
+            j = i + 1
+            while (j < len(qs) and j - i < step and qs[j].model is first.model and qs[j].top_k == first.top_k
+                   and qs[j].timeout_s == first.timeout_s):
+                j += 1
+            run = qs[i:j]
+            parts.append(([q.seeds for q in run], run))
+            i = j
+        batches = self._windowed(parts, None, None, None, timeout_s)
+        return [result_of(b, r, q) for b in batches for r, q in enumerate(b.queries or ())]
 
     async def run(self, query: Query) -> QueryResult:
         """Await one query from asyncio code."""
         return await asyncio.wrap_future(self.submit(query))
 
+    # ------------------------------------------------------------- the rest
     @abstractmethod
     def stats(self) -> ExecutorStats:
         """Per-worker counters and totals, now."""
@@ -84,3 +286,20 @@ class Executor(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def result_of(batch: "Batch", row: int, query: Query) -> QueryResult:
+    """Row ``row`` of ``batch`` as the ``QueryResult`` of ``query`` (labels looked up when read)."""
+    from pspread.execution.answers import OUTCOMES
+
+    a = batch.answers
+    code = int(a.outcome[row])
+    outcome = OUTCOMES[code] if code >= 0 else Outcome.CANCELLED
+    started, finished = a.started_at[row], a.finished_at[row]
+    compute = float(finished - started) if finished == finished and started == started else 0.0
+    return QueryResult(
+        query.query_id, outcome, None, int(a.steps[row]), bool(a.converged[row]), int(a.touched[row]),
+        a.unknown_terms.get(row, []), compute, float(a.submitted_at[row]), float(a.completed_at[row]),
+        int(a.worker[row]), int(a.attempts[row]), query.kind, a.errors.get(row),
+        lazy_top=(lambda: a.top(row)) if code == 0 else None,
+    )

@@ -2,32 +2,33 @@
 
 It is the one-worker sequential baseline that speedups are measured from, and
 the executor tests and small scripts use because it starts instantly.  It
-implements the same interface and the same outcomes as the process executor
-(a bad query is an ``INVALID`` answer, not an exception), so the contract suite
-runs unchanged on both.
+holds the same ``Admission`` as the other executors and a trivial transport
+-- a direct call of ``answer_chunk`` -- so the contract suite runs unchanged
+on all of them and a bad query is an ``INVALID`` answer, not an exception.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import os
 import threading
 import time
 from os import PathLike
-from typing import Union
+from typing import Callable, Union
+
+import numpy as np
 
 from pspread.engine.graph import Graph
 from pspread.engine.model import SpreadModel
-from pspread.errors import ExecutorError
-from pspread.execution.base import Callback, Executor, ExecutorStats, WorkerStats
-from pspread.execution.query import Outcome, Query, QueryResult
-from pspread.execution.worker import HOOKS_ENV, OK, SpreaderCache, answer, to_result
+from pspread.execution.admission import Admission, Batch, deliver
+from pspread.execution.answering import HOOKS_ENV, SpreaderCache, answer_chunk
+from pspread.execution.answers import INVALID, TIMED_OUT, Answers
+from pspread.execution.base import Executor, ExecutorStats, WorkerStats
 
 GraphLike = Union[Graph, str, "PathLike[str]"]
 
 
 class InlineExecutor(Executor):
-    """Runs each query in ``submit`` itself; the returned future is already done.
+    """Runs each batch inside ``submit``/``map_batch`` itself; the returned future is already done.
 
     ``graph_or_path``: a ``Graph`` or a bundle path (opened with ``load_graph``).
     ``model``: the default model (None: ``SpreadModel()``); ``kernel``: as for
@@ -47,77 +48,87 @@ class InlineExecutor(Executor):
             graph = load_graph(os.fspath(graph_or_path))
         self.graph = graph
         self.model = model or SpreadModel()
+        self._adm = Admission(self.model, max_in_flight=1 << 30, queue_size=0)
         self._cache = SpreaderCache(graph, kernel, threads=threads)
         self._cache.define(0, self.model)
         self._cache.get(0)  # a bad kernel name fails here, not on the first query
-        self._model_ids: dict[SpreadModel, int] = {self.model: 0}
         self._hooks = os.environ.get(HOOKS_ENV) == "1"
-        self._lock = threading.Lock()  # one query at a time, even from several threads
-        self._closed = False
+        self._run_lock = threading.Lock()  # one query at a time, even from several threads
         self._stats = WorkerStats(worker=0, pid=os.getpid())
-        self._submitted = 0
-        self._completed = 0
-        self._outcomes: dict[str, int] = {}
+        self._cpu_s = 0.0  # this process's CPU in the executor (kernel work included; see stats)
 
     def _model_id(self, model: SpreadModel | None) -> int:
-        if model is None:
-            return 0
-        mid = self._model_ids.get(model)
-        if mid is None:
-            mid = self._model_ids[model] = len(self._model_ids)
+        with self._adm.lock:
+            mid = self._adm.model_id_locked(model)
+        if model is not None:
             self._cache.define(mid, model)
         return mid
 
-    def submit(self, query: Query, callback: Callback | None = None) -> "cf.Future[QueryResult]":
-        if self._closed:
-            raise ExecutorError("this executor is closed; create a new one to run more queries")
-        submitted_at = time.perf_counter()
-        with self._lock:
-            self._submitted += 1
-            try:
-                spreader = self._cache.get(self._model_id(query.model))
-            except Exception as exc:  # noqa: BLE001 - e.g. the kernel refuses the model
-                status, payload, compute_s = 1, f"the query's model cannot be used: {exc}", 0.0
-            else:
-                status, payload, compute_s = answer(spreader, query.seeds, query.top_k, query.kind, self._hooks)
-            result: QueryResult = to_result(query, status, payload, compute_s, submitted_at, worker=0)
-            if query.timeout_s is not None and result.latency_s > query.timeout_s:
-                result = QueryResult(query.query_id, Outcome.TIMED_OUT, compute_s=compute_s,
-                                     submitted_at=submitted_at, completed_at=result.completed_at, worker=0,
-                                     kind=query.kind, error=f"no answer within timeout_s={query.timeout_s}")
-            st = self._stats
-            st.busy_s += compute_s
-            if result.outcome is not Outcome.TIMED_OUT:
-                st.queries += 1
-                self._completed += 1
-                if status != OK:
-                    st.errors += 1
-            key = result.outcome.value
-            self._outcomes[key] = self._outcomes.get(key, 0) + 1
-        fut: cf.Future[QueryResult] = cf.Future()
-        fut.set_running_or_notify_cancel()
-        fut.set_result(result)
-        if callback is not None:
-            callback(result)
-        return fut
+    def _labels(self) -> Callable[[int], str]:
+        return self.graph.labels.label
+
+    def _admit(self, batch: Batch) -> None:
+        cpu0 = time.thread_time()
+        adm = self._adm
+        with self._run_lock:
+            with adm.lock:
+                out = adm.admit_locked(batch, time.perf_counter(), True)
+                chunk = adm.take_locked(len(batch), out)
+            if chunk is not None:
+                part, kinds = batch.payload(chunk.start, chunk.stop)
+                deadline = None if batch.timeout_s is None else float(batch.answers.submitted_at[0]) + batch.timeout_s
+                reply = answer_chunk(self._cache, batch.model_id, batch.top_k, part, kinds, deadline, self._hooks)
+                outcome = reply.outcome
+                if deadline is not None:  # a query that ran past its deadline is late, as on a worker
+                    late = np.nan_to_num(reply.finished_at, nan=np.inf) > deadline
+                    outcome = np.where(late, np.int8(TIMED_OUT), outcome).astype(np.int8)
+                chunk.worker = 0
+
+                def fill(a: Answers, start: int, stop: int) -> None:
+                    k = min(a.nodes.shape[1], reply.nodes.shape[1])
+                    a.nodes[start:stop, :k] = reply.nodes[:, :k]
+                    a.scores[start:stop, :k] = reply.scores[:, :k]
+                    a.steps[start:stop], a.converged[start:stop] = reply.steps, reply.converged
+                    a.touched[start:stop] = reply.touched
+                    a.started_at[start:stop], a.finished_at[start:stop] = reply.started_at, reply.finished_at
+                    for r, msg in reply.errors.items():
+                        a.errors[start + r] = msg
+                    for r, terms in reply.unknown_terms.items():
+                        a.unknown_terms[start + r] = terms
+                    for r in np.flatnonzero(outcome == TIMED_OUT).tolist():
+                        a.errors.setdefault(start + r, f"no answer within timeout_s={batch.timeout_s}")
+
+                with adm.lock:
+                    out.append(adm.finish_locked(chunk, outcome, fill, time.perf_counter()))
+                    st = self._stats
+                    answered = int(np.count_nonzero(outcome != TIMED_OUT))
+                    st.queries += answered
+                    st.errors += int(np.count_nonzero(outcome == INVALID))
+                    st.busy_s += float(np.nansum(reply.finished_at - reply.started_at))
+                    st.kernel_cpu_s += reply.kernel_cpu_s
+            self._cpu_s += time.thread_time() - cpu0
+        deliver(out)
 
     def stats(self) -> ExecutorStats:
-        with self._lock:
+        import psutil
+
+        with self._adm.lock:
             ws = WorkerStats(**vars(self._stats))
             try:
-                import psutil
-
                 ws.rss_bytes = int(psutil.Process().memory_info().rss)
-            except Exception:  # pragma: no cover - psutil is a dependency, but stats must not fail
+            except psutil.Error:  # pragma: no cover - stats must not fail
                 pass
-            return ExecutorStats(workers=[ws], submitted=self._submitted, completed=self._completed,
-                                 in_flight=0, queued=0, outcomes=dict(self._outcomes))
+            snap = self._adm.stats_locked([ws])
+        snap.parent_cpu_s = self._cpu_s
+        return snap
 
     def pids(self) -> list[int]:
         return [os.getpid()]
 
     def close(self) -> None:
-        self._closed = True
+        with self._adm.lock:
+            out = self._adm.cancel_all_locked()
+        deliver(out)
 
     def __repr__(self) -> str:
         return f"InlineExecutor({self.graph!r}, kernel={self._cache.kernel!r})"

@@ -2,43 +2,21 @@
 
 A ``Slot`` is a worker position (0..workers-1): when its process dies or is
 recycled, a new process takes the same slot and inherits its counters, so
-``stats()`` shows restarts per position.  An ``Entry`` is one admitted query.
+``stats()`` shows restarts per position.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import os
 import sys
 import threading
 import types
 from typing import Any
 
-from pspread.execution.base import Callback, WorkerStats
-from pspread.execution.query import Query
+from pspread.execution.base import WorkerStats
 from pspread.execution.worker import THREAD_ENV, worker_main
 
 _ENV_LOCK = threading.Lock()
-
-
-class Entry:
-    """One admitted query on its way through the executor."""
-
-    __slots__ = ("key", "query", "future", "callback", "submitted_at", "deadline", "attempts", "worker",
-                 "done", "started")
-
-    def __init__(self, key: int, query: Query, future: "cf.Future[Any] | None", callback: Callback | None,
-                 submitted_at: float, deadline: float | None) -> None:
-        self.key = key
-        self.query = query
-        self.future = future
-        self.callback = callback
-        self.submitted_at = submitted_at
-        self.deadline = deadline
-        self.attempts = 1
-        self.worker = -1  # slot index while on a worker, -1 while queued
-        self.done = False  # an outcome has been decided (a late answer is then dropped)
-        self.started = False  # future moved to RUNNING (it can no longer be cancelled)
 
 
 class Slot:
@@ -55,7 +33,8 @@ class Slot:
         self.draining = False  # past its memory limit: no new work
         self.recycle = False  # replace it once it has exited
         self.start_failures = 0
-        self.inflight: dict[int, Entry] = {}
+        self.inflight: dict[int, Any] = {}  # chunks on this worker, by key
+        self.inflight_rows = 0  # queries in those chunks
         self.known_models: set[int] = set()
         self.send_lock = threading.Lock()
         self.watched: list[int] = []  # descriptors registered with the receiver's selector
@@ -64,7 +43,7 @@ class Slot:
 
     @property
     def inflight_n(self) -> int:
-        return len(self.inflight)
+        return self.inflight_rows
 
     def process_info(self) -> Any:
         """A cached ``psutil.Process`` of this worker."""

@@ -1,0 +1,502 @@
+"""The process executor's transport: worker processes, their pipes, and one receiver thread.
+
+It owns only its own state -- the worker ``Slot``\\ s, a selector over every
+pipe, process sentinel and a wake-up pipe, the thread that waits on it -- and
+works on the executor's ``Admission`` through its lock:
+
+* ``fill_locked`` moves queued chunks onto workers with room: a short queue
+  goes one query at a time to whichever worker is free (pull: nothing waits
+  behind a long query while another worker idles); a long queue means
+  saturation, and then every worker also holds a prefetched chunk, so it never
+  waits for a round trip, and chunks grow up to about ``flush_s`` of work;
+* the receiver thread writes each reply's arrays into its batch's answers (one
+  lock hold per message, not per query), refills the worker, expires
+  deadlines, replaces dead workers and runs the memory guard;
+* a dead worker's chunks are retried once elsewhere, then ``WORKER_LOST``; a
+  worker past the memory limit stops getting work and is replaced once it has
+  drained, one worker at a time, so the others keep serving.
+
+Workers are started with ``spawn`` or ``forkserver``, never ``fork``: the
+parent already runs threads.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from pspread.engine.model import SpreadModel
+from pspread.execution.admission import Admission, Chunk, Delivery, deliver
+from pspread.execution.answering import Reply
+from pspread.execution.answers import INVALID, OK, TIMED_OUT, Answers
+from pspread.execution.dispatch import make_balancer
+from pspread.execution.slots import Slot, spawn_worker
+
+STOP_GRACE_S = 1.0
+Send = tuple[Slot, list[tuple], "list[tuple[int, SpreadModel]] | None"]
+
+
+class PipeTransport:
+    """Worker processes fed over pipes; see the module docstring."""
+
+    def __init__(self, adm: Admission, graph_path: str, kernel: str, workers: int, balance: str,
+                 batch_size: int | None, memory_limit_mb: float | None, start_method: str,
+                 flush_s: float, memory_check_s: float) -> None:
+        import multiprocessing as mp
+
+        self.adm = adm
+        self.graph_path = graph_path
+        self.kernel = kernel
+        self.balancer = make_balancer(balance)
+        self.chunk_rows = batch_size or 32
+        self.max_depth = 2 * self.chunk_rows
+        self.mem_limit = None if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024)
+        self.mem_check_s = memory_check_s
+        self.flush_s = flush_s
+        self.mean_compute_s = 0.0  # running mean of the workers' time per query (sizes chunks)
+        self.ctx = mp.get_context(start_method)
+        self.slots: list[Slot] = []
+        self.accepting: list[Slot] = []
+        self.retiring: list[tuple[Slot, float]] = []  # (worker, kill-after time)
+        self.shut = False
+        self.ready = threading.Event()
+        self.start_error: str | None = None
+        self.wake_at = 0.0
+        self.cpu_s = 0.0  # the receiver thread's CPU time so far
+        #: unexpected errors the receiver thread survived (for diagnosis; normally empty)
+        self.errors: list[str] = []
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self._wake_r, selectors.EVENT_READ, None)
+        self.thread = threading.Thread(target=self._loop, name="pspread-receiver", daemon=True)
+        self._num = workers
+
+    def start(self, timeout_s: float) -> str | None:
+        """Start the workers and the receiver; wait until all are ready. Returns an error, or None."""
+        for i in range(self._num):
+            self.slots.append(self._new_slot(i))
+        self.thread.start()
+        if not self.ready.wait(timeout_s):
+            return f"workers did not start within {timeout_s:g} s (graph {self.graph_path})"
+        return self.start_error
+
+    def alive(self) -> bool:
+        return any(s.alive for s in self.slots)
+
+    # ------------------------------------------------------------ dispatch
+    def fill_locked(self, out: list[Delivery]) -> list[Send]:
+        """Move queued chunks onto workers with room (under the admission lock); returns what to send."""
+        adm, accepting = self.adm, self.accepting
+        if not adm.queued or not accepting:
+            return []
+        mean = self.mean_compute_s
+        by_time = int(self.flush_s / mean) + 1 if mean > 0 else self.max_depth
+        depth = max(1, min(self.max_depth, -(-adm.queued // len(accepting)) - 1, by_time))
+        piece = max(1, -(-depth // 2))
+        room = [s for s in accepting if s.inflight_rows < depth]
+        per_slot: dict[int, tuple[Slot, list[Chunk]]] = {}
+        while adm.queued and adm.inflight < adm.max_in_flight and room:
+            slot = room[self.balancer.pick(room)]
+            n = min(depth - slot.inflight_rows, piece, adm.max_in_flight - adm.inflight)
+            c = adm.take_locked(n, out)
+            if c is None:
+                break
+            c.worker = slot.index
+            slot.inflight[c.key] = c
+            slot.inflight_rows += c.rows
+            per_slot.setdefault(slot.index, (slot, []))[1].append(c)
+            if slot.inflight_rows >= depth:
+                room.remove(slot)
+        sends: list[Send] = []
+        for slot, chunks in per_slot.values():
+            wire = []
+            new: list[tuple[int, SpreadModel]] | None = None
+            for c in chunks:
+                b = c.batch
+                seeds, kinds = b.payload(c.start, c.stop)
+                wire.append((c.key, b.model_id, b.top_k, c.deadline, seeds, kinds))
+                if b.model_id and b.model_id not in slot.known_models:
+                    slot.known_models.add(b.model_id)
+                    (new := new or []).append((b.model_id, adm.models[b.model_id]))
+            sends.append((slot, wire, new))
+        return sends
+
+    def send(self, sends: list[Send]) -> None:
+        """Write each worker's chunks to its pipe (outside the admission lock)."""
+        for slot, wire, models in sends:
+            try:
+                with slot.send_lock:
+                    try:
+                        slot.conn.send(("q", models, wire))
+                    except (OSError, EOFError, ValueError):
+                        raise
+                    except Exception:  # noqa: BLE001 - a chunk that cannot be pickled
+                        self._send_one_by_one(slot, wire, models)
+            except (OSError, ValueError, EOFError):
+                pass  # the worker died; its sentinel tells the receiver, which retries these chunks
+
+    def _send_one_by_one(self, slot: Slot, wire: list[tuple], models: Any) -> None:
+        """Find the chunks that cannot travel (pickling failed) and answer them ``INVALID``."""
+        for item in wire:
+            try:
+                slot.conn.send(("q", models, [item]))
+                models = None
+            except (OSError, EOFError, ValueError):
+                raise
+            except Exception as exc:  # noqa: BLE001
+                why = (f"the query cannot be sent to a worker: {type(exc).__name__}: {exc}; give seeds as a list "
+                       "of ints, a {id: activation} dict or a text")
+                with self.adm.lock:
+                    c = slot.inflight.pop(item[0], None)
+                    d = None
+                    if c is not None:
+                        slot.inflight_rows -= c.rows
+                        d = self.adm.reject_locked(c, why)
+                deliver([d])
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # already awake (pipe full) or closing
+
+    # ------------------------------------------------------------ receiver
+    def _loop(self) -> None:
+        next_mem = time.perf_counter() + self.mem_check_s
+        cpu = time.thread_time
+        base = cpu()
+        while not self.shut:
+            try:
+                next_mem = self._once(next_mem)
+            except Exception as exc:  # noqa: BLE001 - the receiver must outlive any one bad event
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(0.01)
+            self.cpu_s = cpu() - base
+
+    def _once(self, next_mem: float) -> float:
+        adm = self.adm
+        with adm.lock:
+            self._watch()
+            now = time.perf_counter()
+            timeout = 1.0
+            nd = adm.next_deadline()
+            if nd is not None:
+                timeout = min(timeout, max(0.0, nd - now))
+            if self.retiring:
+                timeout = min(timeout, 0.05)
+            if self.mem_limit is not None:
+                timeout = min(timeout, max(0.0, next_mem - now))
+            self.wake_at = now + timeout
+        try:
+            events = self.sel.select(timeout)
+        except OSError:
+            events = []  # a descriptor closed under us (close()); the loop re-checks
+        if self.shut:
+            return next_mem
+        for key, _ in events:
+            if key.data is None:
+                try:
+                    os.read(self._wake_r, 4096)
+                except OSError:
+                    pass
+                continue
+            slot, is_conn = key.data
+            if not slot.alive:
+                continue
+            if is_conn:
+                try:
+                    msg = slot.conn.recv()
+                except (EOFError, OSError):
+                    self._on_death(slot, f"worker {slot.index} closed its pipe")
+                    continue
+                self._handle(slot, msg)
+            else:
+                slot.proc.join(timeout=0.05)
+                self._on_death(slot, f"worker {slot.index} (pid {slot.pid}) died (exit code {slot.proc.exitcode})")
+        nd = adm.next_deadline()
+        if nd is not None and nd <= time.perf_counter():
+            with adm.lock:
+                out = adm.expire_locked(time.perf_counter())
+            deliver(out)
+        if self.retiring:
+            self._reap()
+        if self.mem_limit is not None and time.perf_counter() >= next_mem:
+            next_mem = time.perf_counter() + self.mem_check_s
+            self._check_memory()
+        return next_mem
+
+    def _handle(self, slot: Slot, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "r":
+            self._on_replies(slot, msg[1])
+        elif kind == "ready":
+            out: list[Delivery] = []
+            with self.adm.lock:
+                slot.ready = True
+                slot.start_failures = 0
+                slot.accepting = not self.adm.closed
+                if slot.accepting:
+                    self.accepting.append(slot)
+                if all(s.ready or not s.alive for s in self.slots):
+                    self.ready.set()
+                sends = self.fill_locked(out)
+            self.send(sends)
+            deliver(out)
+        elif kind == "fail":
+            self._on_death(slot, msg[1], failed_start=True)
+
+    def _on_replies(self, slot: Slot, replies: list[tuple[int, Reply]]) -> None:
+        """The hot path: one message of replies -> answers written, counters, refill, callbacks."""
+        out: list[Delivery] = []
+        now = time.perf_counter()
+        busy = kcpu = 0.0
+        answered = invalid = 0
+        adm = self.adm
+        with adm.lock:
+            for key, reply in replies:
+                c = slot.inflight.pop(key, None)
+                if c is None:
+                    continue
+                slot.inflight_rows -= c.rows
+                busy += float(np.nansum(reply.finished_at - reply.started_at))
+                kcpu += reply.kernel_cpu_s
+                if c.done:  # timed out meanwhile: the late answer is dropped, not counted
+                    out.append(adm.finish_locked(c, reply.outcome, _filler(reply, c), now))
+                    continue
+                codes = reply.outcome
+                n_ok = int(np.count_nonzero(codes == OK))
+                n_bad = int(np.count_nonzero(codes == INVALID))
+                answered += n_ok + n_bad
+                invalid += n_bad
+                out.append(adm.finish_locked(c, codes, _filler(reply, c), now))
+            st = slot.stats
+            st.busy_s += busy
+            st.kernel_cpu_s += kcpu
+            st.queries += answered
+            st.errors += invalid
+            if answered:
+                mean = busy / answered
+                m = self.mean_compute_s
+                self.mean_compute_s = mean if m == 0.0 else 0.8 * m + 0.2 * mean
+            if slot.draining and not slot.inflight:
+                self._recycle_locked(slot)
+            sends = self.fill_locked(out)
+        self.send(sends)
+        deliver(out)
+
+    # ----------------------------------------------------------- lifecycle
+    def _new_slot(self, index: int, previous: Slot | None = None) -> Slot:
+        proc, conn = spawn_worker(self.ctx, index, self.graph_path, self.adm.model, self.kernel, self.flush_s)
+        slot = Slot(index, proc, conn)
+        if previous is not None:
+            slot.stats = previous.stats
+            slot.stats.restarts += 1
+            slot.start_failures = previous.start_failures
+        slot.stats.pid = slot.pid
+        slot.stats.in_flight = 0
+        return slot
+
+    def _watch(self) -> None:
+        """Register live workers' pipes and process sentinels with the selector (receiver thread)."""
+        for s in self.slots:
+            if s.alive and not s.watched:
+                for fd, is_conn in ((s.conn.fileno(), True), (s.proc.sentinel, False)):
+                    self.sel.register(fd, selectors.EVENT_READ, (s, is_conn))
+                    s.watched.append(fd)
+
+    def _unwatch(self, slot: Slot) -> None:
+        for fd in slot.watched:
+            try:
+                self.sel.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+        slot.watched = []
+
+    def _on_death(self, slot: Slot, why: str, failed_start: bool = False) -> None:
+        out: list[Delivery] = []
+        replace = False
+        adm = self.adm
+        with adm.lock:
+            if not slot.alive:
+                return
+            slot.alive = False
+            if slot in self.accepting:
+                self.accepting.remove(slot)
+            was_ready = slot.ready
+            lost = list(slot.inflight.values())
+            slot.inflight, slot.inflight_rows = {}, 0
+            out.extend(adm.requeue_or_lose_locked(lost, why))
+            self._retire_locked(slot, 0.0)
+            if failed_start or not was_ready:
+                slot.start_failures += 1
+            if adm.closed:
+                pass
+            elif not self.ready.is_set() and not was_ready:
+                self.start_error = why  # a worker cannot even start: the executor fails to start
+                self.ready.set()
+            else:
+                replace = slot.start_failures < 3
+        if replace:
+            try:
+                new = self._new_slot(slot.index, slot)
+            except Exception as exc:  # noqa: BLE001 - e.g. out of processes
+                why = f"{why}; replacing it failed: {exc}"
+            else:
+                with adm.lock:
+                    self.slots[slot.index] = new
+                    if adm.closed:
+                        self._retire_locked(new, STOP_GRACE_S)
+        with adm.lock:
+            if not self.alive():
+                out.extend(adm.lose_queued_locked(why))
+            sends = self.fill_locked(out)  # retry elsewhere now, not at the next answer
+        self.send(sends)
+        self.wake()
+        deliver(out)
+
+    def _lose_waiting_if_no_worker(self, why: str) -> None:
+        with self.adm.lock:
+            out = self.adm.lose_queued_locked(why) if not self.alive() else []
+        deliver(out)
+
+    def _check_memory(self) -> None:
+        import psutil
+
+        with self.adm.lock:
+            slots = [s for s in self.slots if s.alive and s.ready and not s.draining]
+            busy_recycling = any(s.draining for s in self.slots if s.alive) or any(
+                s.recycle for s, _ in self.retiring)
+        for s in slots:
+            try:
+                rss = s.process_info().memory_info().rss
+            except (psutil.Error, OSError):
+                continue
+            s.stats.rss_bytes = int(rss)
+            if self.mem_limit is not None and rss > self.mem_limit and not busy_recycling:
+                self._drain(s)
+                busy_recycling = True  # one worker at a time: the others keep serving
+
+    def _drain(self, slot: Slot) -> None:
+        """Stop giving ``slot`` work; it is replaced once its last query is answered."""
+        with self.adm.lock:
+            if not slot.alive or slot.draining or self.adm.closed:
+                return
+            slot.draining = True
+            if slot in self.accepting:
+                self.accepting.remove(slot)
+            if not slot.inflight:
+                self._recycle_locked(slot)
+
+    def _recycle_locked(self, slot: Slot) -> None:
+        slot.alive = False
+        slot.recycle = True
+        self._retire_locked(slot, STOP_GRACE_S)
+
+    def _retire_locked(self, slot: Slot, grace: float) -> None:
+        """Ask a worker to stop and remember its process so it is joined (or killed) later."""
+        slot.alive = False
+        self._unwatch(slot)
+        try:
+            with slot.send_lock:
+                slot.conn.send(("stop",))
+        except (OSError, ValueError):
+            pass
+        self.retiring.append((slot, time.perf_counter() + grace))
+
+    def _reap(self) -> None:
+        now = time.perf_counter()
+        replace: list[Slot] = []
+        with self.adm.lock:
+            keep = []
+            for slot, kill_at in self.retiring:
+                if slot.proc.exitcode is not None or not slot.proc.is_alive():
+                    slot.finish()
+                    if slot.recycle and not self.adm.closed:
+                        slot.recycle = False
+                        replace.append(slot)
+                    continue
+                if now >= kill_at:
+                    slot.proc.kill()
+                keep.append((slot, kill_at))
+            self.retiring = keep
+        for slot in replace:
+            try:
+                new = self._new_slot(slot.index, slot)
+            except Exception as exc:  # noqa: BLE001 - e.g. out of processes: lose no query over it
+                self._lose_waiting_if_no_worker(f"worker {slot.index} could not be replaced: {exc}")
+                continue
+            with self.adm.lock:
+                self.slots[slot.index] = new
+                if self.adm.closed:
+                    self._retire_locked(new, STOP_GRACE_S)
+
+    def close_locked(self) -> None:
+        self.accepting = []  # no worker takes work any more
+
+    def shutdown(self, unregister: Callable[[], None]) -> None:
+        """Stop the receiver, then every worker: stop message, terminate, kill; idempotent."""
+        if self.shut:
+            return
+        self.shut = True
+        self.wake()
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=5.0)
+        with self.adm.lock:
+            procs = list(self.slots) + [s for s, _ in self.retiring]
+            self.retiring = []
+        for s in procs:
+            try:
+                with s.send_lock:
+                    s.conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+        end = time.monotonic() + STOP_GRACE_S
+        for s in procs:
+            s.proc.join(timeout=max(0.0, end - time.monotonic()))
+        for s in procs:
+            if s.proc.is_alive():
+                s.proc.terminate()
+        end = time.monotonic() + STOP_GRACE_S
+        for s in procs:
+            s.proc.join(timeout=max(0.0, end - time.monotonic()))
+            if s.proc.is_alive():
+                s.proc.kill()
+                s.proc.join(timeout=5.0)
+            s.finish()
+        self.sel.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        unregister()
+
+
+def _filler(reply: Reply, c: Chunk) -> Callable[[Answers, int, int], None]:
+    """Writes ``reply`` into rows ``start:stop`` of a batch's answers."""
+    def fill(a: Answers, start: int, stop: int) -> None:
+        k = min(a.nodes.shape[1], reply.nodes.shape[1])
+        a.nodes[start:stop, :k] = reply.nodes[:, :k]
+        a.scores[start:stop, :k] = reply.scores[:, :k]
+        a.steps[start:stop] = reply.steps
+        a.converged[start:stop] = reply.converged
+        a.touched[start:stop] = reply.touched
+        a.started_at[start:stop] = reply.started_at
+        a.finished_at[start:stop] = reply.finished_at
+        if reply.errors:
+            for r, msg in reply.errors.items():
+                a.errors[start + r] = msg
+        if reply.unknown_terms:
+            for r, terms in reply.unknown_terms.items():
+                a.unknown_terms[start + r] = terms
+        if (reply.outcome == TIMED_OUT).any():
+            for r in np.flatnonzero(reply.outcome == TIMED_OUT).tolist():
+                a.errors.setdefault(start + r, f"no answer within timeout_s={c.batch.timeout_s}")
+    return fill
+
