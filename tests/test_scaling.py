@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import psutil
+import sys
+import time
 
-from pspread.load.scaling import CpuMeter, ScalingPoint, ScalingReport
+import psutil
+import pytest
+
+from pspread.execution.base import ExecutorStats, WorkerStats
+from pspread.load.cpu import CpuMeter
+from pspread.load.scaling import ScalingPoint, ScalingReport
 
 
 def _report() -> ScalingReport:
@@ -30,19 +36,50 @@ def test_skipped_worker_count_reports_no_speedup_but_the_largest_saturated_overh
     assert obs.values["coordination_overhead"] == 0.015  # measured at 2 workers
 
 
-def test_cpu_meter_counts_parent_and_workers():
+class _Books:
+    """An executor's own CPU books, as ``CpuMeter`` reads them: worker pids, kernel and parent CPU."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self._pids, self.kernel, self.parent = pids, 0.0, 0.0
+
+    def pids(self) -> list[int]:
+        return self._pids
+
+    def stats(self) -> ExecutorStats:
+        return ExecutorStats(workers=[WorkerStats(0, None, kernel_cpu_s=self.kernel)], parent_cpu_s=self.parent)
+
+
+def test_cpu_meter_splits_query_work_coordination_and_load_generation():
     code = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\ntime.sleep(30)"
-    child = psutil.Popen(["python3", "-c", code])
+    child = psutil.Popen([sys.executable, "-c", code])
     try:
-        meter = CpuMeter([child.pid])
-        x = 0
-        for i in range(100_000):  # a little parent work
-            x += i
-        while child.cpu_times().user + child.cpu_times().system < 0.4:
+        books = _Books([child.pid])
+        meter = CpuMeter(books)
+        deadline = time.monotonic() + 30
+        while child.cpu_times().user + child.cpu_times().system < 0.4 and time.monotonic() < deadline:
             psutil.wait_procs([child], timeout=0.05)
-        share = meter.overhead()
+        books.kernel, books.parent = 0.3, 0.0  # the worker says 0.3 s of its CPU was query work
+        split = meter.split()
     finally:
         child.kill()
         child.wait(timeout=10)
-    assert share is not None and 0.0 < share < 0.5  # the worker did most of the work
-    assert CpuMeter([]).overhead() is None  # no workers: no overhead figure
+    assert split.workers_s >= 0.4
+    assert split.kernel_s == pytest.approx(0.3)
+    # coordination: the worker's CPU outside query work (>= 0.1 s) plus the executor's parent share (0)
+    assert split.executor_s == pytest.approx(split.workers_s - 0.3)
+    assert split.all_s == pytest.approx(split.parent_s + split.workers_s)
+    assert split.load_s == pytest.approx(split.parent_s)  # all the parent did here was load generation
+    assert 0 < split.coordination_overhead < 1 and split.load_generation is not None
+
+
+def test_cpu_meter_without_workers_charges_the_kernel_to_this_process():
+    books = _Books([])
+    meter = CpuMeter(books)
+    t = time.process_time()
+    while time.process_time() - t < 0.1:
+        pass
+    books.parent, books.kernel = 0.08, 0.07  # inside the executor 0.08 s, of which query work 0.07 s
+    split = meter.split()
+    assert split.workers_s == 0
+    assert split.executor_s == pytest.approx(0.01)
+    assert split.load_s == pytest.approx(split.parent_s - 0.08)

@@ -1,19 +1,20 @@
 """The driver loop: submits queries to an executor on an open or closed model.
 
-Open model: arrival k is *meant* to start at ``intended[k]``.  The driver sleeps
-until then and submits; if it is behind (a stalled executor, a slow parent) it
-submits at once and counts a late start, and past ``max_lateness_s`` it drops
-the arrival and counts that.  Latency is completion minus the intended start,
-so time spent waiting behind a stall shows up in the figures (no coordinated
-omission).
+Open model: arrival k is *meant* to start at ``intended[k]`` (an array).  The
+driver sleeps until the next arrival is due, then sends *every* arrival due by
+then in one ``submit_batch`` per query type; one that is later than
+``late_tolerance_s`` counts as a late start, and past ``max_lateness_s`` it is
+dropped and counted.  Latency is completion minus the intended start, so time
+spent waiting behind a stall shows up in the figures (no coordinated omission).
 
 Closed model: N clients, each submits one query, waits for its completion,
-thinks, and submits again.  Latency there is completion minus submission.
+thinks, and submits again; every client that is ready at one wake-up goes in
+the same batch.  Latency there is completion minus submission.
 
-The hot path is a sleep, one ``Query`` from the workload, ``submit`` with a
-``functools.partial`` callback and, on completion, one ``Recorder.record``: no
-future per query, nothing computed that could wait until later.  Time comes from
-an injectable ``clock``/``sleep`` pair so tests can drive it with a fake clock.
+Nothing on the hot path is per query in Python: seeds come from the workload
+as arrays (``Workload.groups``), answers go into the recorder as array slices
+(``Recorder.record_rows``).  Time comes from an injectable ``clock``/``sleep``
+pair so tests can drive it with a fake clock.
 """
 
 from __future__ import annotations
@@ -23,16 +24,17 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from functools import partial
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
 from pspread.execution.base import Executor
-from pspread.execution.query import Query, QueryResult
+from pspread.execution.query import Query
 from pspread.load.recorder import Recorder
+from pspread.load.workload import Group, Workload
 
-QuerySource = Callable[[int], Optional[Query]]
+#: the k-th query of a stream, or None when it has ended (the slow path: a ``Workload`` is read as arrays)
+QuerySource = Union[Workload, Callable[[int], Optional[Query]]]
 
 
 @dataclass
@@ -94,36 +96,70 @@ class Driver:
         """Ask the running phase to stop submitting (thread-safe); it still drains."""
         self.stop_event.set()
 
+    def _send(self, groups: list[Group], recorder: Recorder, intended: np.ndarray | None, submitted: float,
+              done: Callable[[Any, int, int, np.ndarray], None] | None = None) -> None:
+        """One ``submit_batch`` per group; ``intended[i]`` is the intended start of the run's row i.
+
+        ``intended`` None (the closed model): each query was meant to start when
+        the executor admitted it.
+        """
+        for g in groups:
+            meant = intended[g.positions] if intended is not None else None
+            code = recorder.kind_code(g.kind)
+            kinds = [g.kind] * len(g.positions) if isinstance(g.seeds, list) else None
+
+            def rows(batch: Any, start: int, stop: int, meant: np.ndarray | None = meant, code: int = code,
+                     pos: np.ndarray = g.positions) -> None:
+                a = batch.answers
+                when = meant[start:stop] if meant is not None else a.submitted_at[start:stop]
+                recorder.record_rows(when, submitted, a, start, stop, code)
+                if done is not None:
+                    done(batch, start, stop, pos)
+
+            self.executor.submit_batch(g.seeds, model=g.model, top_k=g.top_k, timeout_s=g.timeout_s,
+                                       kinds=kinds, on_rows=rows)
+
     # ------------------------------------------------------------ open model
     def run_open(self, source: QuerySource, intended: np.ndarray, recorder: Recorder) -> DriverReport:
-        """Submit query ``source(k)`` at ``start + intended[k]`` for every k."""
-        clock, sleep, submit, record = self.clock, self.sleep, self.executor.submit, recorder.record
+        """Submit query k of ``source`` at ``start + intended[k]`` for every k (all due ones at once)."""
+        clock, sleep = self.clock, self.sleep
         stop = self.stop_event
         tol = self.late_tolerance_s
         max_late = math.inf if self.max_lateness_s is None else self.max_lateness_s
+        stream = _stream(source)
         start = clock()
-        self._begin(recorder, len(intended), start)
+        times = np.asarray(intended, dtype=np.float64) + start
+        n = len(times)
+        self._begin(recorder, n, start)
         late = dropped = 0
+        k = 0
         try:
-            for k, t in enumerate((np.asarray(intended, dtype=np.float64) + start).tolist()):
+            while k < n and not stop.is_set():
                 now = clock()
-                if now < t:
-                    sleep(t - now)
+                if now < times[k]:
+                    sleep(times[k] - now)
                     now = clock()
-                elif now - t > tol:
-                    if now - t > max_late:  # too late to be worth sending: dropped (not a late start)
-                        dropped += 1
-                        recorder.dropped = dropped
-                        continue
-                    late += 1
-                if stop.is_set():
-                    break
-                query = source(k)
-                if query is None:
-                    break
-                recorder.submitted += 1
+                    if stop.is_set():
+                        break
+                j = max(k + 1, int(np.searchsorted(times, now, side="right")))
+                lateness = now - times[k:j]
+                keep = lateness <= max_late
+                n_drop = int(np.count_nonzero(~keep))
+                if n_drop:  # too late to be worth sending: dropped (not late starts)
+                    dropped += n_drop
+                    recorder.dropped = dropped
+                late += int(np.count_nonzero(keep & (lateness > tol)))
                 recorder.late_starts = late
-                submit(query, partial(_complete, record, t, now, clock))
+                groups = stream(k, j)
+                if groups is None:
+                    break
+                if n_drop:
+                    groups = _only(groups, np.flatnonzero(keep))
+                recorder.submitted += sum(len(g.positions) for g in groups)
+                self._send(groups, recorder, times[k:j], now)
+                if _ended(groups, j - k, n_drop):
+                    break
+                k = j
         except KeyboardInterrupt:
             self._interrupted()
         recorder.late_starts, recorder.dropped = late, dropped
@@ -146,17 +182,19 @@ class Driver:
         """
         if clients < 1:
             raise ValueError("a closed model needs at least one client")
-        clock, sleep, submit, record = self.clock, self.sleep, self.executor.submit, recorder.record
+        clock, sleep = self.clock, self.sleep
         stop = self.stop_event
+        stream = _stream(source)
         ready: "queue.SimpleQueue[tuple[float, int]]" = queue.SimpleQueue()
         start = clock()
         end = math.inf if duration_s is None else start + duration_s
         limit = math.inf if max_queries is None else max_queries
         self._begin(recorder, max_queries or 0, start)
 
-        def done(client: int, submitted: float, result: QueryResult) -> None:
-            completed = _complete(record, submitted, submitted, clock, result)
-            ready.put((completed + think_time_s, client))
+        def finished(who: np.ndarray, batch: Any, a: int, b: int, pos: np.ndarray) -> None:
+            done_at = batch.answers.completed_at[a:b]
+            for t, c in zip((done_at + think_time_s).tolist(), who[pos[a:b]].tolist()):
+                ready.put((t, c))
 
         for c in range(clients):
             ready.put((start, c))
@@ -169,30 +207,34 @@ class Driver:
                     if clock() >= end:
                         break
                     continue
-                # take every client that is ready in one wake-up: answers arrive in
-                # batches, and one hand-off per batch is what keeps the parent cheap
+                # every client that is ready at this wake-up goes in one batch
                 while len(due) < clients:
                     try:
                         due.append(ready.get_nowait())
                     except queue.Empty:
                         break
                 due.sort()
-                for t, client in due:
+                now = clock()
+                if now < due[0][0]:
+                    sleep(due[0][0] - now)
                     now = clock()
-                    if now < t:
-                        sleep(t - now)
-                        now = clock()
-                    if now >= end or k >= limit or stop.is_set():
-                        break
-                    query = source(k)
-                    if query is None:
-                        break
-                    k += 1
-                    recorder.submitted += 1
-                    submit(query, partial(done, client, now))
-                else:
-                    continue
-                break
+                if now >= end or stop.is_set():
+                    break
+                go = [c for t, c in due if t <= now]
+                for t, c in due[len(go):]:
+                    ready.put((t, c))  # not due yet: the next wake-up takes it
+                m = int(min(len(go), limit - k))
+                groups = stream(k, k + m)
+                if groups is None:
+                    break
+                who = np.asarray(go[:m], dtype=np.int64)
+                sent = sum(len(g.positions) for g in groups)
+                recorder.submitted += sent
+                k += sent
+                self._send(groups, recorder, None, now,
+                           lambda batch, a, b, pos, who=who: finished(who, batch, a, b, pos))
+                if sent < m:
+                    break
         except KeyboardInterrupt:
             self._interrupted()
         return self._finish("closed", recorder, start, 0, 0)
@@ -240,10 +282,52 @@ class Driver:
         return True
 
 
-def _complete(record: Callable[[float, float, QueryResult], None], intended: float, submitted: float,
-              clock: Callable[[], float], result: QueryResult) -> float:
-    """Completion callback: stamp the result if the executor did not, and record it."""
-    if not result.completed_at:
-        result.completed_at = clock()
-    record(intended, submitted, result)
-    return result.completed_at
+def _stream(source: QuerySource) -> Callable[[int, int], list[Group] | None]:
+    """Queries ``k0:k1`` of ``source`` as groups (None: the stream has already ended)."""
+    owner = getattr(source, "__self__", source)
+    if isinstance(owner, Workload):
+        return owner.groups
+
+    def groups(k0: int, k1: int) -> list[Group] | None:
+        runs: list[Group] = []
+        for k in range(k0, k1):
+            q = source(k)  # type: ignore[operator]
+            if q is None:
+                break
+            last = runs[-1] if runs else None
+            if (last is not None and last.model is q.model and last.top_k == q.top_k
+                    and last.timeout_s == q.timeout_s and last.kind == q.kind):
+                last.positions = np.append(last.positions, k - k0)
+                last.seeds.append(q.seeds)  # type: ignore[union-attr]
+            else:
+                runs.append(Group(np.array([k - k0]), [q.seeds], q.kind, q.model, q.top_k, q.timeout_s))
+        return runs if runs or k1 == k0 else None
+
+    return groups
+
+
+def _only(groups: list[Group], keep: np.ndarray) -> list[Group]:
+    """The groups restricted to the run's rows ``keep`` (positions stay those of the run)."""
+    out = []
+    for g in groups:
+        mask = np.isin(g.positions, keep)
+        if not mask.any():
+            continue
+        idx = np.flatnonzero(mask)
+        if isinstance(g.seeds, list):
+            seeds: Any = [g.seeds[i] for i in idx.tolist()]
+        else:
+            seeds = _rows(g.seeds, idx)
+        out.append(Group(g.positions[idx], seeds, g.kind, g.model, g.top_k, g.timeout_s))
+    return out
+
+
+def _rows(block: Any, idx: np.ndarray) -> Any:
+    from pspread.execution.answers import SeedBlock
+
+    return SeedBlock.of([block.row(i)[0] for i in idx.tolist()])
+
+
+def _ended(groups: list[Group], asked: int, dropped: int) -> bool:
+    """A callable source returned fewer queries than asked for: the stream is over."""
+    return sum(len(g.positions) for g in groups) < asked - dropped

@@ -1,9 +1,9 @@
 """Keeps every latency sample of a phase, cheaply, for exact percentiles later.
 
-The driver's completion callback calls :meth:`Recorder.record` once per query,
-possibly from an executor's reader thread, so recording is a lock, an index and
-a few stores into preallocated numpy chunks -- no object per sample, no list
-growth.  Readers (the live view, the summary) take :meth:`snapshot` copies and
+The driver's completion callback calls :meth:`Recorder.record_rows` once per
+run of finished rows, from an executor's receiver thread, so recording is a
+lock and a few slice copies from the batch's ``Answers`` into preallocated
+numpy chunks -- no object per sample, no list growth.  Readers (the live view, the summary) take :meth:`snapshot` copies and
 do their maths there, off the hot path.
 
 Times are ``time.perf_counter()`` seconds.  Each sample keeps the intended
@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pspread.execution.query import Outcome, QueryResult
-
-OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
-_OUTCOME_CODE = {o: i for i, o in enumerate(OUTCOMES)}
-OK_CODE = _OUTCOME_CODE[Outcome.OK]
+from pspread.execution.answers import CODE as _OUTCOME_CODE
+from pspread.execution.answers import OK as OK_CODE
+from pspread.execution.answers import OUTCOMES, Answers
+from pspread.execution.query import QueryResult
 CHUNK = 1 << 16
 
 
@@ -123,6 +122,36 @@ class Recorder:
             c[5][i] = result.worker
             self._n = i + 1
             self.completed += 1
+
+    def record_rows(self, intended: np.ndarray, submitted: float, answers: Answers, start: int, stop: int,
+                    kind: int) -> None:
+        """Store rows ``start:stop`` of a batch's answers (``intended``: their intended starts).
+
+        The submission time of each row is the executor's own admission stamp
+        (``answers.submitted_at``); ``submitted`` is the driver's, used where the
+        executor gave none.
+        """
+        with self._lock:
+            at = 0
+            n = stop - start
+            while at < n:
+                i = self._n
+                if i == self._chunk:
+                    self._full.append(self._cur)
+                    self._cur = self._new_chunk()
+                    i = 0
+                m = min(n - at, self._chunk - i)
+                a, b = start + at, start + at + m
+                c = self._cur
+                c[0][i:i + m] = intended[at:at + m]
+                c[1][i:i + m] = np.where(np.isnan(answers.submitted_at[a:b]), submitted, answers.submitted_at[a:b])
+                c[2][i:i + m] = answers.completed_at[a:b]
+                c[3][i:i + m] = answers.outcome[a:b]
+                c[4][i:i + m] = kind
+                c[5][i:i + m] = answers.worker[a:b]
+                self._n = i + m
+                at += m
+            self.completed += n
 
     # -------------------------------------------------------------- readers
     def __len__(self) -> int:

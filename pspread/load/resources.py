@@ -2,10 +2,9 @@
 
 The sampler wakes every ``interval_s`` (0.5 s by default), reads CPU% and RSS
 of this process and of each pid the executor reports, and keeps a small time
-series.  Per phase it also takes CPU *times* at the start and the end, which
-give the coordination overhead exactly: the parent's CPU time divided by the
-CPU time of the parent plus all workers -- how much of the machine the driver,
-dispatch and recording cost next to the queries themselves.
+series.  Per phase it also splits the CPU *times* between the start and the
+end into query work, executor (coordination) and load generation, as
+``pspread.load.cpu`` defines them.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import psutil
+
+from pspread.load.cpu import CpuMeter, CpuSplit
 
 
 @dataclass
@@ -36,6 +37,7 @@ class PhaseResources:
     ``series`` rows are ``(t_offset_s, total_rss_bytes, parent_cpu_percent,
     workers_cpu_percent)`` at each sample; ``rss_growth`` compares the mean
     total RSS of the last tenth of the phase with the first tenth (soak runs).
+    ``cpu``: the phase's CPU split (None without an executor to ask).
     """
 
     parent_cpu_s: float
@@ -45,11 +47,17 @@ class PhaseResources:
     rss_growth: float | None
     processes: list[ProcessSample] = field(default_factory=list)
     series: list[tuple[float, int, float, float]] = field(default_factory=list)
+    cpu: CpuSplit | None = None
+
+    @property
+    def load_generation(self) -> float | None:
+        return self.cpu.load_generation if self.cpu is not None else None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "parent_cpu_s": self.parent_cpu_s, "workers_cpu_s": self.workers_cpu_s,
-            "coordination_overhead": self.coordination_overhead, "peak_rss_bytes": self.peak_rss_bytes,
+            "coordination_overhead": self.coordination_overhead, "load_generation": self.load_generation,
+            "cpu": self.cpu.to_dict() if self.cpu is not None else None, "peak_rss_bytes": self.peak_rss_bytes,
             "rss_growth": self.rss_growth,
             "processes": [p.__dict__ for p in self.processes],
             "series": [list(r) for r in self.series],
@@ -64,8 +72,10 @@ def _cpu_time(proc: psutil.Process) -> float:
 class ResourceSampler:
     """Samples the parent and ``pids()`` every ``interval_s`` on a daemon thread."""
 
-    def __init__(self, pids: Callable[[], Sequence[int]], interval_s: float = 0.5) -> None:
+    def __init__(self, pids: Callable[[], Sequence[int]], interval_s: float = 0.5, executor: object = None) -> None:
         self._pids = pids
+        self._executor = executor
+        self._meter: CpuMeter | None = None
         self.interval_s = interval_s
         self._me = psutil.Process(os.getpid())
         self._procs: dict[int, psutil.Process] = {}
@@ -143,6 +153,8 @@ class ResourceSampler:
     def begin_phase(self) -> None:
         """Mark the start of a phase: CPU times and the series restart here."""
         self._phase_cpu0 = self._cpu_times()
+        if self._executor is not None:
+            self._meter = CpuMeter(self._executor)
         with self._lock:
             self._series = []
             self._phase_t0 = time.perf_counter()
@@ -163,8 +175,9 @@ class ResourceSampler:
             w = max(1, len(rss) // 10)
             first, last = sum(rss[:w]) / w, sum(rss[-w:]) / w
             growth = (last - first) / first if first else None
+        split = self._meter.split() if self._meter is not None else None
         return PhaseResources(
             parent_cpu_s=parent, workers_cpu_s=workers,
-            coordination_overhead=(parent / total) if total > 0 and workers > 0 else None,
-            peak_rss_bytes=max(rss) if rss else 0, rss_growth=growth, processes=rows, series=series,
+            coordination_overhead=split.coordination_overhead if split is not None else None,
+            peak_rss_bytes=max(rss) if rss else 0, rss_growth=growth, processes=rows, series=series, cpu=split,
         )

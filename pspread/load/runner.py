@@ -205,12 +205,16 @@ def observed_for(phases: list[PhaseFigures], cores: int | None = None) -> Observ
     unavailable: dict[str, str] = {}
     if span > 0:
         values["throughput_qps"] = ok / span
-    parent = sum(p.resources.parent_cpu_s for p in measured)
-    workers = sum(p.resources.workers_cpu_s for p in measured)
-    if workers > 0:
-        values["coordination_overhead"] = stats.coordination_overhead(parent, parent + workers)
-    else:
-        unavailable["coordination_overhead"] = "no worker processes (the inline executor runs in the parent)"
+    splits = [p.resources.cpu for p in measured if p.resources.cpu is not None]
+    if splits:
+        cpu = splits[0]
+        for sp in splits[1:]:
+            cpu = cpu + sp
+        if cpu.coordination_overhead is not None:
+            values["coordination_overhead"] = cpu.coordination_overhead
+            values["load_generation"] = cpu.load_generation or 0.0
+    if "coordination_overhead" not in values:
+        unavailable["coordination_overhead"] = "no CPU was measured in the measured phases"
     growth = [p.resources.rss_growth for p in measured if p.resources.rss_growth is not None]
     if growth:
         values["rss_growth"] = growth[-1]
@@ -281,7 +285,7 @@ class Runner:
         self.executor = make_executor(self.scenario, self.prepared, kind=self.executor_kind)
         timeout = self.scenario.workload.timeout_s or 30.0
         self.driver = Driver(self.executor, max_lateness_s=self.max_lateness_s, drain_timeout_s=timeout + 5.0)
-        self.sampler = ResourceSampler(self.executor.pids, self.sample_interval_s).start()
+        self.sampler = ResourceSampler(self.executor.pids, self.sample_interval_s, self.executor).start()
 
     def close(self) -> None:
         """Stop the executor and sampler, remove temporary files (idempotent)."""

@@ -15,9 +15,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import psutil
-
 from pspread.load import stats
+from pspread.load.cpu import CpuMeter, CpuSplit
 from pspread.load.driver import Driver
 from pspread.load.recorder import Recorder
 from pspread.load.thresholds import Observed, cores_reason
@@ -37,8 +36,10 @@ class ScalingPoint:
     efficiency: float | None = None
     errors: int = 0
     skipped: str | None = None
-    #: parent CPU ÷ all CPU while the set ran at saturation (None for the inline executor)
+    #: executor CPU outside query work ÷ all CPU while the set ran at saturation (see ``pspread.load.cpu``)
     coordination_overhead: float | None = None
+    #: driver, recorder and live view CPU ÷ all CPU over the same span
+    load_generation: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -132,9 +133,10 @@ def measure_scaling(
         else:
             executor = make_executor(w)
             try:
-                meter = CpuMeter(executor.pids())
-                times, errors = _time_query_set(executor, workload, queries, repeats, w, batch, driver_options)
-                point.coordination_overhead = meter.overhead()
+                times, errors, split = _time_query_set(executor, workload, queries, repeats, w, batch,
+                                                       driver_options)
+                point.coordination_overhead = split.coordination_overhead
+                point.load_generation = split.load_generation
             finally:
                 executor.close()
             point.time_s = statistics.median(times)
@@ -153,50 +155,14 @@ def measure_scaling(
     return report
 
 
-class CpuMeter:
-    """CPU seconds of this process and of the workers since it was made.
-
-    Coordination overhead = parent CPU ÷ (parent + workers) over the same span.
-    Workers that vanish (replaced) count up to their last reading.
-    """
-
-    def __init__(self, pids: Any) -> None:
-        self._me = psutil.Process()
-        self._parent0 = _cpu(self._me)
-        self._procs: list[tuple[psutil.Process, float]] = []
-        for pid in pids or []:
-            try:
-                proc = psutil.Process(pid)
-                self._procs.append((proc, _cpu(proc)))
-            except psutil.Error:
-                continue
-
-    def overhead(self) -> float | None:
-        if not self._procs:
-            return None
-        parent = _cpu(self._me) - self._parent0
-        workers = 0.0
-        for proc, start in self._procs:
-            try:
-                workers += _cpu(proc) - start
-            except psutil.Error:
-                continue
-        total = parent + workers
-        return stats.coordination_overhead(parent, total) if total > 0 and workers > 0 else None
-
-
-def _cpu(proc: "psutil.Process") -> float:
-    t = proc.cpu_times()
-    return float(t.user + t.system)
-
-
-def _time_query_set(executor: Any, workload: Workload, queries: int, repeats: int, workers: int, batch: int,
-                    driver_options: dict[str, Any] | None) -> tuple[list[float], int]:
-    """Seconds to answer the fixed set (each repeat), and how many answers were not OK."""
+def _time_query_set(executor: Any, workload: Workload, queries: int, repeats: int, workers: int,
+                    batch: int | None, driver_options: dict[str, Any] | None) -> tuple[list[float], int, CpuSplit]:
+    """Seconds to answer the fixed set (each repeat), answers not OK, and the CPU split of the repeats."""
     driver = Driver(executor, **(driver_options or {}))
-    clients = max(4, workers * max(8, 2 * batch))
+    clients = max(4, workers * max(8, 2 * (batch or 32)))
     warm = min(queries, max(50, queries // 10))
     driver.run_closed(workload.query, Recorder(capacity=warm), clients=clients, max_queries=warm)
+    meter = CpuMeter(executor)
     times, errors = [], 0
     for _ in range(repeats):
         rec = Recorder(capacity=queries)
@@ -204,4 +170,4 @@ def _time_query_set(executor: Any, workload: Workload, queries: int, repeats: in
         snap = rec.snapshot()
         errors += int((~snap.ok).sum())
         times.append(float(snap.completed.max() - rep.started_at) if len(snap) else rep.duration_s)
-    return times, errors
+    return times, errors, meter.split()

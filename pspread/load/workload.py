@@ -9,6 +9,10 @@ asks for more queries than it holds, which keeps memory bounded for long runs.
 
 The same ``seed`` gives the same queries, so two runs (1 worker and W workers,
 a baseline and a candidate) answer exactly the same questions.
+
+The load driver reads the stream as arrays (``groups``): the seeds of a run of
+queries as one ``SeedBlock`` per query type, text queries mapped to node ids
+once, when the workload is built -- no ``Query`` object on the hot path.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 from pspread.engine.labels import Labels, split_terms
 from pspread.engine.model import SpreadModel
 from pspread.errors import ScenarioError
+from pspread.execution.answers import SeedBlock
 from pspread.execution.query import Query
 
 if TYPE_CHECKING:
@@ -29,6 +34,18 @@ if TYPE_CHECKING:
 
 DISTRIBUTIONS = ("uniform", "zipf")
 DEFAULT_BLOCK = 1 << 16
+
+
+@dataclass
+class Group:
+    """Queries of one type among a run of the stream: their positions in the run, and their seeds."""
+
+    positions: np.ndarray  # offsets within the run, ascending
+    seeds: SeedBlock | list  # a block of ids, or seeds as a caller gave them
+    kind: str
+    model: SpreadModel | None
+    top_k: int | None
+    timeout_s: float | None
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,8 @@ class Workload:
 
     ``kinds``: the mix (weights need not sum to 1).  ``distribution``,
     ``zipf_s``, ``hot_set``: how seeds are drawn (see :func:`sample_nodes`).  ``texts``: text queries to
-    draw from instead of node ids (a query file).  ``block``: how many distinct
+    draw from instead of node ids (a query file), mapped to ids with ``labels``
+    for the array path (a text with no known term becomes an empty, invalid query).  ``block``: how many distinct
     queries to pre-generate before the stream repeats.
     """
 
@@ -117,6 +135,7 @@ class Workload:
         texts: Sequence[str] | None = None,
         seed: int = 0,
         block: int = DEFAULT_BLOCK,
+        labels: Labels | None = None,
     ) -> None:
         if not kinds:
             raise ScenarioError("workload.mix needs at least one query type")
@@ -134,6 +153,34 @@ class Workload:
         # per-kind constants, resolved once: (top_k, timeout, model, name)
         self._consts = [(k.top_k or top_k, timeout_s, k.model, k.name) for k in kinds]
         self._kind_list = self.kind_index.tolist()
+        self.seed_ids = self._id_array(labels)
+
+    def _id_array(self, labels: Labels | None) -> np.ndarray:
+        """Every query's seed ids as one (block, width) array, -1 for padding (texts mapped once)."""
+        rows: list[list[int]] = []
+        for s in self.seeds:
+            if isinstance(s, str):
+                terms = split_terms(s, labels) if labels is not None else []
+                ids = [labels.lookup(t) for t in terms] if labels is not None else []
+                rows.append(sorted({i for i in ids if i is not None}))
+            else:
+                rows.append(list(s))
+        width = max(1, max((len(r) for r in rows), default=1))
+        out = np.full((len(rows), width), -1, dtype=np.int64)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = r
+        return out
+
+    def groups(self, k0: int, k1: int) -> list[Group]:
+        """Queries ``k0:k1`` of the stream, one group per query type, seeds as id blocks."""
+        j = np.arange(k0, k1) % self.block
+        codes = self.kind_index[j]
+        out = []
+        for c in np.unique(codes).tolist():
+            pos = np.flatnonzero(codes == c) if len(self.kinds) > 1 else np.arange(len(j))
+            top, timeout, model, name = self._consts[c]
+            out.append(Group(pos, SeedBlock.of(self.seed_ids[j[pos]]), name, model, top, timeout))
+        return out
 
     def _draw_seeds(self, rng: np.random.Generator, num_nodes: int, spq: int, texts: Sequence[str] | None) -> list:
         if texts is not None:
@@ -190,5 +237,5 @@ def workload_for(scenario: "Scenario", num_nodes: int, labels: Labels | None = N
     return Workload(
         num_nodes, kinds=kinds, seeds_per_query=spec.seeds_per_query, distribution=spec.seeds.sampling,
         zipf_s=spec.seeds.zipf_s, hot_set=spec.seeds.hot_set, top_k=spec.top_k, timeout_s=spec.timeout_s,
-        texts=texts, seed=spec.random_seed,
+        texts=texts, seed=spec.random_seed, labels=labels,
     )

@@ -64,9 +64,12 @@ def phase_lines(phases: Iterable[PhaseFigures]) -> list[str]:
                               for w, n in sorted(p.per_worker.items()))
             lines.append(f"    {_dots('per worker')} {share}")
         res = p.resources
-        if res.coordination_overhead is not None:
-            lines.append(f"    {_dots('coordination overhead')} {100 * res.coordination_overhead:.1f}% of CPU "
-                         f"in the parent ({res.parent_cpu_s:.2f}s of {res.parent_cpu_s + res.workers_cpu_s:.2f}s)")
+        cpu = res.cpu
+        if cpu is not None and cpu.coordination_overhead is not None:
+            lines.append(f"    {_dots('coordination overhead')} {100 * cpu.coordination_overhead:.2f}% of all CPU "
+                         f"(executor outside query work: {cpu.executor_s:.2f}s of {cpu.all_s:.2f}s)")
+            lines.append(f"    {_dots('load generation')} {100 * (cpu.load_generation or 0):.2f}% of all CPU "
+                         f"(driver, recorder, live view: {cpu.load_s:.2f}s)")
         if res.peak_rss_bytes:
             growth = "" if res.rss_growth is None else f", growth {100 * res.rss_growth:+.1f}%"
             lines.append(f"    {_dots('memory')} peak {res.peak_rss_bytes / 2**20:.0f} MB (all processes){growth}")
@@ -85,7 +88,7 @@ def scaling_lines(scaling: dict[str, Any] | None) -> list[str]:
             overhead = row.get("coordination_overhead")
             lines.append(f"    {row['workers']:>3} workers  {row['time_s']:.3f}s  {row['qps']:.0f} q/s  "
                          f"speedup {row['speedup']:.2f}  efficiency {row['efficiency']:.2f}"
-                         + (f"  overhead {100 * overhead:.1f}%" if overhead is not None else ""))
+                         + (f"  coordination {100 * overhead:.2f}%" if overhead is not None else ""))
     fit = scaling.get("usl")
     if fit:
         peak = fit.get("peak_workers")
