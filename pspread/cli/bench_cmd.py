@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import numpy as np
 from typing import List, Optional
 
 import typer
@@ -89,6 +91,61 @@ def driver_cmd(
               f"{figures['open_rate_sustained']:,.0f}/s, late starts {figures['open_late_starts']:,.0f}, "
               f"{figures['cpu_us_per_arrival']:.1f} µs CPU per arrival")
     out.print(f"closed model ({clients} clients): {figures['closed_rate']:,.0f} queries/s")
+
+
+@bench_app.command("executor")
+def executor_cmd(
+    graph: Annotated[str, typer.Argument(help="Graph bundle folder (workers open it by mmap).")],
+    workers: Annotated[int, typer.Option(help="Worker processes for the W-worker figures.", min=1)] = 2,
+    queries: Annotated[int, typer.Option(help="Queries in the fixed query set.", min=10)] = 4000,
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds (figures show min-median-max).", min=1)] = 3,
+    preset: Annotated[str, typer.Option("--preset", "-p", help=PRESET_HELP)] = "threshold",
+    set_: Annotated[Optional[List[str]], typer.Option("--set", help=SET_HELP)] = None,
+    seeds: Annotated[int, typer.Option(help="Seed nodes per query.", min=1)] = 3,
+    kernel: Annotated[str, typer.Option(help="Kernel the workers run.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """What the process executor costs: parent CPU per query, no-op ceiling, speedup, added latency.
+
+    Every figure comes from one run on the same seeded queries (see the
+    glossary in docs/architecture.md for what each counts).
+
+    Example: pspread bench executor ba1m --workers 2 --queries 4000 --rounds 3
+    """
+    from pspread.bench.executor import bench_executor
+
+    model = build_model(preset, set_)
+    console = Console(highlight=False, stderr=True)
+    with console.status("benchmarking the executor") as status:
+        fig = bench_executor(graph, model, workers=workers, queries=queries, seeds=seeds, rounds=rounds,
+                             kernel=kernel, progress=lambda m: status.update(f"benchmarking: {m}"))
+    if as_json:
+        typer.echo(json.dumps(fig.to_dict(), indent=2))
+        return
+    out = Console(highlight=False)
+
+    def spread(values: list[float], fmt: str = "{:,.2f}") -> str:
+        v = sorted(values)
+        return " / ".join(fmt.format(x) for x in (v[0], float(np.median(v)), v[-1])) if v else "-"
+
+    table = Table(title=f"process executor on {graph}: {queries:,} queries, {seeds} seeds each, "
+                        f"{workers} workers (min / median / max of {rounds} rounds)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, label in (("map_batch", "parent CPU per query, map_batch (µs)"),
+                       ("map", "parent CPU per query, map(list[Query]) (µs)"),
+                       ("driver", "parent CPU per query, driver at saturation (µs)")):
+        table.add_row(label, spread(fig.parent_us[key]))
+    table.add_row("no-op ceiling, 2,000-node graph (q/s)", spread(fig.noop_qps, "{:,.0f}"))
+    table.add_row("standalone kernel, this process (q/s)", spread(fig.standalone_qps, "{:,.0f}"))
+    for w, values in sorted(fig.qps.items()):
+        table.add_row(f"{w} worker(s), map_batch (q/s)", spread(values, "{:,.0f}"))
+    table.add_row(f"speedup {workers} vs 1", spread(fig.speedup()))
+    table.add_row(f"throughput ÷ ({workers} × standalone)", spread(fig.saturation_share(), "{:.1%}"))
+    for name, lat in fig.added_ms.items():
+        table.add_row(f"added latency at {lat['rate_qps']:,.0f} q/s, {name}: p50 / p99 (ms)",
+                      f"{lat['p50']:.3f} / {lat['p99']:.3f}")
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:

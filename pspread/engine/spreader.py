@@ -100,6 +100,13 @@ class Spreader:
             arr = np.asarray(query)
             if arr.ndim != 1 or arr.size == 0:
                 raise QueryError("a query needs at least one seed node id")
+            if arr.dtype.kind in "iu":  # the batch path: ids checked as one array
+                bad = (arr < 0) | (arr >= n)
+                if bad.any():
+                    node = int(arr[bad][0])
+                    raise QueryError(f"seed node {node} is out of range: the graph has nodes 0..{n - 1}")
+                nodes = np.unique(arr.astype(np.int64, copy=False))
+                return SeedSet(nodes, np.ones(len(nodes), dtype=np.float32)), unknown
             pairs = {_node_id(k, n): 1.0 for k in arr.tolist()}
         if not pairs:
             raise QueryError("a query needs at least one seed")

@@ -15,9 +15,9 @@ down.
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -28,21 +28,62 @@ from pspread.execution.answers import INVALID, OK, TIMED_OUT, SeedBlock
 HOOKS_ENV = "PSPREAD_TEST_HOOKS"
 
 
-@dataclass
-class Reply:
-    """A worker's answer to one chunk (what crosses the pipe back, as arrays)."""
+@functools.lru_cache(maxsize=64)
+def reply_dtype(k: int) -> np.dtype:
+    """One row of a reply: the top-k and the per-query facts, packed so a reply is one array."""
+    return np.dtype([("nodes", np.int64, (k,)), ("scores", np.float64, (k,)), ("outcome", np.int8),
+                     ("steps", np.int32), ("converged", np.bool_), ("touched", np.int64),
+                     ("started", np.float64), ("finished", np.float64)])
 
-    nodes: np.ndarray
-    scores: np.ndarray
-    outcome: np.ndarray
-    steps: np.ndarray
-    converged: np.ndarray
-    touched: np.ndarray
-    started_at: np.ndarray
-    finished_at: np.ndarray
+
+class Reply(NamedTuple):
+    """A worker's answer to one chunk: one packed array (``reply_dtype``), its query CPU, messages by row.
+
+    It crosses the pipe as ``to_wire()``: the rows' raw bytes and k, so pickling
+    costs a memory copy, not a structured dtype's description every time.
+    """
+
+    rows: np.ndarray
     kernel_cpu_s: float
-    errors: dict[int, str] = field(default_factory=dict)
-    unknown_terms: dict[int, list[str]] = field(default_factory=dict)
+    errors: dict[int, str] | None = None
+    unknown_terms: dict[int, list[str]] | None = None
+
+    @property
+    def outcome(self) -> np.ndarray:
+        return self.rows["outcome"]
+
+    def to_wire(self) -> tuple[Any, ...]:
+        k = self.rows.dtype["nodes"].shape[0]
+        return (self.rows.tobytes(), k, self.kernel_cpu_s, self.errors, self.unknown_terms)
+
+    @classmethod
+    def from_wire(cls, wire: tuple[Any, ...]) -> "Reply":
+        data, k, cpu_s, errors, unknown = wire
+        return cls(np.frombuffer(data, dtype=reply_dtype(k)), cpu_s, errors, unknown)
+
+    @property
+    def busy_s(self) -> float:
+        """The worker's own time on the chunk's queries (rows it ran)."""
+        ran = self.rows["outcome"] != TIMED_OUT
+        return float((self.rows["finished"][ran] - self.rows["started"][ran]).sum())
+
+    def fill(self, a: Any, start: int, stop: int) -> None:
+        """Write these rows into rows ``start:stop`` of an ``Answers``."""
+        r = self.rows
+        k = min(a.nodes.shape[1], r["nodes"].shape[1])
+        a.nodes[start:stop, :k] = r["nodes"][:, :k]
+        a.scores[start:stop, :k] = r["scores"][:, :k]
+        a.steps[start:stop] = r["steps"]
+        a.converged[start:stop] = r["converged"]
+        a.touched[start:stop] = r["touched"]
+        a.started_at[start:stop] = r["started"]
+        a.finished_at[start:stop] = r["finished"]
+        if self.errors:
+            for i, msg in self.errors.items():
+                a.errors[start + i] = msg
+        if self.unknown_terms:
+            for i, terms in self.unknown_terms.items():
+                a.unknown_terms[start + i] = terms
 
 
 class SpreaderCache:
@@ -80,14 +121,13 @@ def answer_chunk(cache: SpreaderCache, model_id: int, top_k: int | None, seeds: 
         k = int(top_k or spreader.model.top_k)
     except Exception as exc:  # noqa: BLE001 - a model the kernel refuses: every row is invalid
         return _all_invalid(q, f"the query's model cannot be used: {exc}", cpu() - cpu0)
-    nodes = np.full((q, k), -1, dtype=np.int64)
-    scores = np.zeros((q, k), dtype=np.float64)
-    outcome = np.zeros(q, dtype=np.int8)
-    steps = np.zeros(q, np.int32)
-    converged = np.zeros(q, bool)
-    touched = np.zeros(q, np.int64)
-    started = np.full(q, np.nan)
-    finished = np.full(q, np.nan)
+    out = np.zeros(q, dtype=reply_dtype(k))
+    nodes, scores, outcome = out["nodes"], out["scores"], out["outcome"]
+    started, finished = out["started"], out["finished"]
+    nodes[:] = -1
+    started[:] = np.nan
+    finished[:] = np.nan
+    steps, converged, touched = out["steps"], out["converged"], out["touched"]
     errors: dict[int, str] = {}
     unknown: dict[int, list[str]] = {}
     block = seeds if isinstance(seeds, SeedBlock) else None
@@ -116,15 +156,15 @@ def answer_chunk(cache: SpreaderCache, model_id: int, top_k: int | None, seeds: 
             outcome[i] = INVALID
             errors[i] = _why(exc)
         finished[i] = perf()
-    return Reply(nodes, scores, outcome, steps, converged, touched, started, finished, cpu() - cpu0, errors,
-                 unknown)
+    return Reply(out, cpu() - cpu0, errors or None, unknown or None)
 
 
 def _all_invalid(q: int, why: str, cpu_s: float) -> Reply:
-    now = np.full(q, time.perf_counter())
-    return Reply(np.full((q, 1), -1, np.int64), np.zeros((q, 1), np.float64), np.full(q, INVALID, np.int8),
-                 np.zeros(q, np.int32), np.zeros(q, bool), np.zeros(q, np.int64), now, now.copy(), cpu_s,
-                 {i: why for i in range(q)})
+    out = np.zeros(q, dtype=reply_dtype(1))
+    out["nodes"] = -1
+    out["outcome"] = INVALID
+    out["started"] = out["finished"] = time.perf_counter()
+    return Reply(out, cpu_s, {i: why for i in range(q)})
 
 
 def _why(exc: BaseException) -> str:

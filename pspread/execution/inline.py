@@ -80,21 +80,12 @@ class InlineExecutor(Executor):
                 reply = answer_chunk(self._cache, batch.model_id, batch.top_k, part, kinds, deadline, self._hooks)
                 outcome = reply.outcome
                 if deadline is not None:  # a query that ran past its deadline is late, as on a worker
-                    late = np.nan_to_num(reply.finished_at, nan=np.inf) > deadline
+                    late = np.nan_to_num(reply.rows["finished"], nan=np.inf) > deadline
                     outcome = np.where(late, np.int8(TIMED_OUT), outcome).astype(np.int8)
                 chunk.worker = 0
 
                 def fill(a: Answers, start: int, stop: int) -> None:
-                    k = min(a.nodes.shape[1], reply.nodes.shape[1])
-                    a.nodes[start:stop, :k] = reply.nodes[:, :k]
-                    a.scores[start:stop, :k] = reply.scores[:, :k]
-                    a.steps[start:stop], a.converged[start:stop] = reply.steps, reply.converged
-                    a.touched[start:stop] = reply.touched
-                    a.started_at[start:stop], a.finished_at[start:stop] = reply.started_at, reply.finished_at
-                    for r, msg in reply.errors.items():
-                        a.errors[start + r] = msg
-                    for r, terms in reply.unknown_terms.items():
-                        a.unknown_terms[start + r] = terms
+                    reply.fill(a, start, stop)
                     for r in np.flatnonzero(outcome == TIMED_OUT).tolist():
                         a.errors.setdefault(start + r, f"no answer within timeout_s={batch.timeout_s}")
 
@@ -104,7 +95,7 @@ class InlineExecutor(Executor):
                     answered = int(np.count_nonzero(outcome != TIMED_OUT))
                     st.queries += answered
                     st.errors += int(np.count_nonzero(outcome == INVALID))
-                    st.busy_s += float(np.nansum(reply.finished_at - reply.started_at))
+                    st.busy_s += reply.busy_s
                     st.kernel_cpu_s += reply.kernel_cpu_s
             self._cpu_s += time.thread_time() - cpu0
         deliver(out)

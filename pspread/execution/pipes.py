@@ -33,7 +33,7 @@ import numpy as np
 from pspread.engine.model import SpreadModel
 from pspread.execution.admission import Admission, Chunk, Delivery, deliver
 from pspread.execution.answering import Reply
-from pspread.execution.answers import INVALID, OK, TIMED_OUT, Answers
+from pspread.execution.answers import INVALID, OK, TIMED_OUT, Answers, SeedBlock
 from pspread.execution.dispatch import make_balancer
 from pspread.execution.slots import Slot, spawn_worker
 
@@ -53,7 +53,7 @@ class PipeTransport:
         self.graph_path = graph_path
         self.kernel = kernel
         self.balancer = make_balancer(balance)
-        self.chunk_rows = batch_size or 32
+        self.chunk_rows = batch_size or 64
         self.max_depth = 2 * self.chunk_rows
         self.mem_limit = None if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024)
         self.mem_check_s = memory_check_s
@@ -120,6 +120,10 @@ class PipeTransport:
             for c in chunks:
                 b = c.batch
                 seeds, kinds = b.payload(c.start, c.stop)
+                if isinstance(seeds, SeedBlock):  # raw bytes pickle as a copy; arrays carry a dtype each
+                    seeds = (seeds.offsets.astype(np.int64, copy=False).tobytes(),
+                             seeds.nodes.astype(np.int64, copy=False).tobytes(),
+                             None if seeds.values is None else seeds.values.astype(np.float32, copy=False).tobytes())
                 wire.append((c.key, b.model_id, b.top_k, c.deadline, seeds, kinds))
                 if b.model_id and b.model_id not in slot.known_models:
                     slot.known_models.add(b.model_id)
@@ -259,12 +263,13 @@ class PipeTransport:
         answered = invalid = 0
         adm = self.adm
         with adm.lock:
-            for key, reply in replies:
+            for key, wire in replies:
+                reply = Reply.from_wire(wire)
                 c = slot.inflight.pop(key, None)
                 if c is None:
                     continue
                 slot.inflight_rows -= c.rows
-                busy += float(np.nansum(reply.finished_at - reply.started_at))
+                busy += reply.busy_s
                 kcpu += reply.kernel_cpu_s
                 if c.done:  # timed out meanwhile: the late answer is dropped, not counted
                     out.append(adm.finish_locked(c, reply.outcome, _filler(reply, c), now))
@@ -479,24 +484,11 @@ class PipeTransport:
 
 
 def _filler(reply: Reply, c: Chunk) -> Callable[[Answers, int, int], None]:
-    """Writes ``reply`` into rows ``start:stop`` of a batch's answers."""
+    """Writes ``reply`` into rows ``start:stop`` of a batch's answers (timed-out rows get the reason)."""
     def fill(a: Answers, start: int, stop: int) -> None:
-        k = min(a.nodes.shape[1], reply.nodes.shape[1])
-        a.nodes[start:stop, :k] = reply.nodes[:, :k]
-        a.scores[start:stop, :k] = reply.scores[:, :k]
-        a.steps[start:stop] = reply.steps
-        a.converged[start:stop] = reply.converged
-        a.touched[start:stop] = reply.touched
-        a.started_at[start:stop] = reply.started_at
-        a.finished_at[start:stop] = reply.finished_at
-        if reply.errors:
-            for r, msg in reply.errors.items():
-                a.errors[start + r] = msg
-        if reply.unknown_terms:
-            for r, terms in reply.unknown_terms.items():
-                a.unknown_terms[start + r] = terms
-        if (reply.outcome == TIMED_OUT).any():
-            for r in np.flatnonzero(reply.outcome == TIMED_OUT).tolist():
+        reply.fill(a, start, stop)
+        late = reply.outcome == TIMED_OUT
+        if late.any():
+            for r in np.flatnonzero(late).tolist():
                 a.errors.setdefault(start + r, f"no answer within timeout_s={c.batch.timeout_s}")
     return fill
-

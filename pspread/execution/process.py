@@ -46,7 +46,7 @@ class ProcessExecutor(Executor):
     ``max_in_flight``: queries on workers at once; ``queue_size``: how many more
     wait in the parent (default 4 × max_in_flight) before ``OVERLOADED``.
     ``balance``: ``least-loaded``, ``round-robin`` or ``power-of-two``.
-    ``batch_size``: most queries per chunk sent to a worker (None: 32; chunks
+    ``batch_size``: most queries per chunk sent to a worker (None: 64; chunks
     are only that large when the queue is long, and hold at most about
     ``flush_ms`` of work).  ``memory_limit_mb``: recycle a worker whose RSS passes
     this.  ``start_method``: ``spawn`` (default) or ``forkserver`` -- never fork,

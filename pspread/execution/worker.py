@@ -16,7 +16,7 @@ Wire format (pickled tuples of builtins and numpy arrays):
 * parent -> worker: ``("q", new_models, [(key, model_id, top_k, deadline, seeds, kinds), ...])``,
   ``("stop",)``;
 * worker -> parent: ``("ready", pid)``, ``("fail", message)`` (could not start),
-  ``("r", [(key, Reply), ...])``.
+  ``("r", [(key, Reply.to_wire()), ...])``.
 
 The worker exits by itself when the parent goes away: EOF on its pipe, or its
 parent pid changing (checked whenever it is idle).
@@ -29,7 +29,10 @@ import time
 from collections import deque
 from typing import Any
 
+import numpy as np
+
 from pspread.execution.answering import HOOKS_ENV, SpreaderCache, answer_chunk
+from pspread.execution.answers import SeedBlock
 
 #: thread-pool variables every worker pins to 1 (one query uses one core)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -111,7 +114,11 @@ def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_
             break
         while work:
             key, model_id, top_k, deadline, seeds, kinds = work.popleft()
-            out.append((key, answer_chunk(cache, model_id, top_k, seeds, kinds, deadline, hooks)))
+            if isinstance(seeds, tuple):  # a SeedBlock's arrays, as raw bytes
+                offsets, nodes, values = seeds
+                seeds = SeedBlock(np.frombuffer(offsets, np.int64), np.frombuffer(nodes, np.int64),
+                                  None if values is None else np.frombuffer(values, np.float32))
+            out.append((key, answer_chunk(cache, model_id, top_k, seeds, kinds, deadline, hooks).to_wire()))
             if len(out) == 1:
                 first_unsent = perf()
             if len(work) == 1 or perf() - first_unsent >= flush_s:

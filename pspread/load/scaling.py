@@ -12,6 +12,7 @@ as a result.  The points are fitted with the Universal Scalability Law.
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -157,8 +158,35 @@ def measure_scaling(
 
 def _time_query_set(executor: Any, workload: Workload, queries: int, repeats: int, workers: int,
                     batch: int | None, driver_options: dict[str, Any] | None) -> tuple[list[float], int, CpuSplit]:
-    """Seconds to answer the fixed set (each repeat), answers not OK, and the CPU split of the repeats."""
-    driver = Driver(executor, **(driver_options or {}))
+    """Seconds to answer the fixed set (each repeat), answers not OK, and the CPU split of the repeats.
+
+    The set goes through ``map_batch``, one call per query type (a mix runs its
+    types one after another: the same work on every worker count), which keeps
+    every worker busy with the least coordination.  ``driver_options`` given:
+    the load driver's closed model instead (many clients, one query each).
+    """
+    if driver_options is not None:
+        return _time_closed(executor, workload, queries, repeats, workers, batch, driver_options)
+    warm = min(queries, max(50, queries // 10))
+    _map_set(executor, workload, warm)
+    meter = CpuMeter(executor)
+    times, errors = [], 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        answers = _map_set(executor, workload, queries)
+        times.append(time.perf_counter() - t0)
+        errors += sum(int((~a.ok).sum()) for a in answers)
+    return times, errors, meter.split()
+
+
+def _map_set(executor: Any, workload: Workload, queries: int) -> list[Any]:
+    return [executor.map_batch(g.seeds, model=g.model, top_k=g.top_k, timeout_s=g.timeout_s)
+            for g in workload.groups(0, queries)]
+
+
+def _time_closed(executor: Any, workload: Workload, queries: int, repeats: int, workers: int,
+                 batch: int | None, driver_options: dict[str, Any]) -> tuple[list[float], int, CpuSplit]:
+    driver = Driver(executor, **driver_options)
     clients = max(4, workers * max(8, 2 * (batch or 32)))
     warm = min(queries, max(50, queries // 10))
     driver.run_closed(workload.query, Recorder(capacity=warm), clients=clients, max_queries=warm)

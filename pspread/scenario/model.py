@@ -186,7 +186,8 @@ class ExecutorSpec(_Strict):
     """Who runs the queries and how they are admitted.
 
     ``workers``: processes (``auto``: one per core).  ``balance``: dispatch
-    strategy.  ``batch_size``: queries sent to a worker in one message.
+    strategy.  ``batch_size``: most queries sent to a worker in one message
+    (None: the executor's own adaptive default).
     ``max_in_flight`` / ``queue_size``: admission limits (None: the executor's
     defaults); past both, queries answer OVERLOADED.  ``memory_limit_mb``: a
     worker past this RSS is recycled.  ``scheduler``: address of an existing
@@ -196,7 +197,7 @@ class ExecutorSpec(_Strict):
     kind: ExecutorKind = "process"
     workers: Workers = "auto"
     balance: BalanceName = "least-loaded"
-    batch_size: int = Field(8, ge=1)
+    batch_size: Optional[int] = Field(None, ge=1)
     max_in_flight: Optional[int] = Field(None, ge=1)
     queue_size: Optional[int] = Field(None, ge=0)
     memory_limit_mb: Optional[float] = Field(None, gt=0)
@@ -209,9 +210,11 @@ class ExecutorSpec(_Strict):
         return self
 
     def resolved_workers(self, cores: int | None = None) -> int:
-        """The worker count: ``auto`` becomes the number of cores (``os.cpu_count()``)."""
+        """The worker count: ``auto`` becomes the number of cores this process may use (its CPU affinity)."""
         if self.workers == "auto":
-            return max(1, cores if cores is not None else (os.cpu_count() or 1))
+            from pspread.results.environment import usable_cores
+
+            return max(1, cores if cores is not None else usable_cores())
         return int(self.workers)
 
 
