@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
@@ -159,6 +160,28 @@ def test_worker_killed_under_load_loses_no_query(bundle: str) -> None:
         assert sum(w.restarts for w in st.workers) == 1
         assert _wait_until(lambda: len(ex.pids()) == 2 and victim not in ex.pids())
         assert ex.submit(Query(seeds=[4])).result(timeout=30).ok  # the replacement works
+
+
+def test_worker_killed_during_map_batch_loses_no_query(bundle: str) -> None:
+    n = 400
+    with make(bundle, workers=2, max_in_flight=64) as ex:
+        victim = ex.pids()[0]
+        killer = threading.Timer(0.3, os.kill, (victim, signal.SIGKILL))
+        killer.start()
+        try:
+            answers = ex.map_batch(np.tile(np.arange(4), (n, 1)), kinds=["__sleep_ms:3"] * n, wait_s=120)
+        finally:
+            killer.cancel()
+        assert len(answers) == n
+        counts = answers.counts()
+        assert sum(counts.values()) == n and set(counts) <= {"ok", "worker_lost"}
+        assert (answers.attempts == 2).any(), "the dead worker's queries were retried"
+        assert (answers.outcome >= 0).all(), "every row has an outcome"
+        st = ex.stats()
+        assert st.submitted == n == sum(st.outcomes.values())
+        assert sum(w.restarts for w in st.workers) == 1
+        direct = ex.map_batch(np.tile(np.arange(4), (3, 1)))
+        assert (direct.nodes[0] == answers.nodes[answers.ok][0]).all()  # retried rows answer like the rest
 
 
 def test_workers_exit_when_the_parent_is_killed(bundle: str, tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ from pspread.execution.query import Query
 #: ``on_rows(batch, start, stop)``: rows ``start:stop`` of ``batch`` have their outcomes
 RowsCallback = Callable[["Batch", int, int], None]
 Delivery = tuple["Batch", int, int]
+#: what a ``*_locked`` call leaves for ``deliver`` (None: nothing to tell)
+Deliveries = list[Optional[Delivery]]
 
 
 class Batch:
@@ -175,7 +177,7 @@ class Admission:
         return batch, start, stop
 
     # -------------------------------------------------------------- take
-    def take_locked(self, max_rows: int, out: list[Delivery]) -> Chunk | None:
+    def take_locked(self, max_rows: int, out: Deliveries) -> Chunk | None:
         """The next queued chunk, cut to at most ``max_rows`` rows (the rest stays first in line).
 
         A single query whose future the caller cancelled while it waited ends

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence, cast
 
 import numpy as np
 
@@ -142,9 +142,9 @@ def answer_chunk(cache: SpreaderCache, model_id: int, top_k: int | None, seeds: 
                 ids, vals = block.row(i)
                 query: Any = ids if vals is None else dict(zip(ids.tolist(), vals.tolist()))
             else:
-                query = seeds[i]
-                if hooks and kinds is not None and kinds[i].startswith("__"):
-                    _run_hook(kinds[i])
+                query = cast(Sequence[Any], seeds)[i]
+            if hooks and kinds is not None and kinds[i].startswith("__"):
+                _run_hook(kinds[i])
             top_nodes, top_vals, st, conv, tn, terms = spreader.answer_arrays(query, k)
             m = len(top_nodes)
             nodes[i, :m] = top_nodes

@@ -136,17 +136,20 @@ class Answers:
 
     @property
     def ok(self) -> np.ndarray:
-        return self.outcome == OK
+        ok: np.ndarray = self.outcome == OK
+        return ok
 
     @property
     def compute_s(self) -> np.ndarray:
         """The worker's own time on each query (0 where no worker ran it)."""
-        return np.nan_to_num(self.finished_at - self.started_at)
+        out: np.ndarray = np.nan_to_num(self.finished_at - self.started_at)
+        return out
 
     @property
     def latency_s(self) -> np.ndarray:
         """End to end in the executor: admitted → outcome back in the parent."""
-        return self.completed_at - self.submitted_at
+        out: np.ndarray = self.completed_at - self.submitted_at
+        return out
 
     def counts(self) -> dict[str, int]:
         """Rows by outcome name (outcomes that occurred only)."""

@@ -158,18 +158,22 @@ class Executor(ABC):
         return batch
 
     def map_batch(self, seeds: Any, *, model: SpreadModel | None = None, top_k: int | None = None,
-                  timeout_s: float | None = None, values: Any = None, wait_s: float | None = None) -> "Answers":
+                  timeout_s: float | None = None, values: Any = None, kinds: Sequence[str] | None = None,
+                  wait_s: float | None = None) -> "Answers":
         """Answer Q queries given as a (Q, S) id array (or a list of id arrays); one row each, in order.
 
         It waits for room rather than overloading the executor.  ``timeout_s``
         bounds each query; ``wait_s`` bounds the whole call (TimeoutError).
+        ``kinds``: a label per query (only test hooks read it on the workers).
         """
         from pspread.execution.answers import SeedBlock, concat
 
         block = SeedBlock.of(seeds, values)
+        steps = self._steps(len(block))
         parts = self._windowed(
-            [(block.slice(a, min(a + n, len(block))), None) for a, n in self._steps(len(block))],
-            model, top_k, timeout_s, wait_s)
+            [(block.slice(a, min(a + n, len(block))), None) for a, n in steps],
+            model, top_k, timeout_s, wait_s,
+            kinds=None if kinds is None else (lambda i: list(kinds[steps[i][0]:steps[i][0] + steps[i][1]])))
         out = concat([b.answers for b in parts]) if parts else self._empty_answers(model, top_k)
         out.labels = self._labels()
         return out
@@ -209,8 +213,8 @@ class Executor(ABC):
             m = model if queries is None else queries[0].model
             k = top_k if queries is None else queries[0].top_k
             t = timeout_s if queries is None else queries[0].timeout_s
-            batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t,
-                          None if queries is None else [q.kind for q in queries], finished, queries)
+            part_kinds = [q.kind for q in queries] if queries is not None else (kinds(i) if kinds else None)
+            batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t, part_kinds, finished, queries)
             batch.answers.labels = labels
             batches.append(batch)
             self._admit(batch)

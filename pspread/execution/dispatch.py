@@ -19,7 +19,8 @@ BALANCES = ("least-loaded", "round-robin", "power-of-two")
 class Slot(Protocol):
     """What a strategy reads from a worker: how many of its queries are outstanding."""
 
-    inflight_n: int
+    @property
+    def inflight_n(self) -> int: ...
 
 
 class Balancer:

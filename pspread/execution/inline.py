@@ -19,7 +19,7 @@ import numpy as np
 
 from pspread.engine.graph import Graph
 from pspread.engine.model import SpreadModel
-from pspread.execution.admission import Admission, Batch, deliver
+from pspread.execution.admission import Admission, Batch, Deliveries, deliver
 from pspread.execution.answering import HOOKS_ENV, SpreaderCache, answer_chunk
 from pspread.execution.answers import INVALID, TIMED_OUT, Answers
 from pspread.execution.base import Executor, ExecutorStats, WorkerStats
@@ -72,7 +72,7 @@ class InlineExecutor(Executor):
         adm = self._adm
         with self._run_lock:
             with adm.lock:
-                out = adm.admit_locked(batch, time.perf_counter(), True)
+                out: Deliveries = list(adm.admit_locked(batch, time.perf_counter(), True))
                 chunk = adm.take_locked(len(batch), out)
             if chunk is not None:
                 part, kinds = batch.payload(chunk.start, chunk.stop)

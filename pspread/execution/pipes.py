@@ -31,14 +31,14 @@ from typing import Any, Callable
 import numpy as np
 
 from pspread.engine.model import SpreadModel
-from pspread.execution.admission import Admission, Chunk, Delivery, deliver
+from pspread.execution.admission import Admission, Chunk, Deliveries, deliver
 from pspread.execution.answering import Reply
 from pspread.execution.answers import INVALID, OK, TIMED_OUT, Answers, SeedBlock
 from pspread.execution.dispatch import make_balancer
 from pspread.execution.slots import Slot, spawn_worker
 
 STOP_GRACE_S = 1.0
-Send = tuple[Slot, list[tuple], "list[tuple[int, SpreadModel]] | None"]
+Send = tuple[Slot, list[tuple[Any, ...]], "list[tuple[int, SpreadModel]] | None"]
 
 
 class PipeTransport:
@@ -90,7 +90,7 @@ class PipeTransport:
         return any(s.alive for s in self.slots)
 
     # ------------------------------------------------------------ dispatch
-    def fill_locked(self, out: list[Delivery]) -> list[Send]:
+    def fill_locked(self, out: Deliveries) -> list[Send]:
         """Move queued chunks onto workers with room (under the admission lock); returns what to send."""
         adm, accepting = self.adm, self.accepting
         if not adm.queued or not accepting:
@@ -145,7 +145,7 @@ class PipeTransport:
             except (OSError, ValueError, EOFError):
                 pass  # the worker died; its sentinel tells the receiver, which retries these chunks
 
-    def _send_one_by_one(self, slot: Slot, wire: list[tuple], models: Any) -> None:
+    def _send_one_by_one(self, slot: Slot, wire: list[tuple[Any, ...]], models: Any) -> None:
         """Find the chunks that cannot travel (pickling failed) and answer them ``INVALID``."""
         for item in wire:
             try:
@@ -235,12 +235,12 @@ class PipeTransport:
             self._check_memory()
         return next_mem
 
-    def _handle(self, slot: Slot, msg: tuple) -> None:
+    def _handle(self, slot: Slot, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "r":
             self._on_replies(slot, msg[1])
         elif kind == "ready":
-            out: list[Delivery] = []
+            out: Deliveries = []
             with self.adm.lock:
                 slot.ready = True
                 slot.start_failures = 0
@@ -257,7 +257,7 @@ class PipeTransport:
 
     def _on_replies(self, slot: Slot, replies: list[tuple[int, Reply]]) -> None:
         """The hot path: one message of replies -> answers written, counters, refill, callbacks."""
-        out: list[Delivery] = []
+        out: Deliveries = []
         now = time.perf_counter()
         busy = kcpu = 0.0
         answered = invalid = 0
@@ -324,7 +324,7 @@ class PipeTransport:
         slot.watched = []
 
     def _on_death(self, slot: Slot, why: str, failed_start: bool = False) -> None:
-        out: list[Delivery] = []
+        out: Deliveries = []
         replace = False
         adm = self.adm
         with adm.lock:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ExecutorError, GraphError
-from pspread.execution.admission import Admission, Batch, deliver
+from pspread.execution.admission import Admission, Batch, Deliveries, deliver
 from pspread.execution.base import Executor, ExecutorStats, WorkerStats
 from pspread.execution.dispatch import make_balancer
 from pspread.execution.pipes import PipeTransport
@@ -140,7 +140,7 @@ class ProcessExecutor(Executor):
                     from pspread.engine.io import load_graph
 
                     holder.append(load_graph(graph_path).labels)
-                return holder[0].label(node)
+                return str(holder[0].label(node))
 
             self._label_of = label
         return self._label_of
@@ -149,7 +149,7 @@ class ProcessExecutor(Executor):
         """Queue ``batch`` and hand what fits to idle workers now; never blocks on workers."""
         cpu0 = time.thread_time()
         adm, pipes = self._adm, self._pipes
-        out: list = []
+        out: Deliveries = []
         with adm.lock:
             out.extend(adm.admit_locked(batch, time.perf_counter(), pipes.alive()))
             sends = pipes.fill_locked(out)

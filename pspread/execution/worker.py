@@ -87,8 +87,8 @@ def worker_main(index: int, graph_path: str, default_model: Any, kernel: str, co
 
 def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_s: float) -> None:
     perf = time.perf_counter
-    work: deque = deque()
-    out: list = []
+    work: deque[tuple[Any, ...]] = deque()
+    out: list[tuple[int, tuple[Any, ...]]] = []
     first_unsent = 0.0
     recv, poll, send = conn.recv, conn.poll, conn.send
 

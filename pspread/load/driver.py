@@ -19,6 +19,7 @@ pair so tests can drive it with a fake clock.
 
 from __future__ import annotations
 
+import functools
 import math
 import queue
 import threading
@@ -231,8 +232,7 @@ class Driver:
                 sent = sum(len(g.positions) for g in groups)
                 recorder.submitted += sent
                 k += sent
-                self._send(groups, recorder, None, now,
-                           lambda batch, a, b, pos, who=who: finished(who, batch, a, b, pos))
+                self._send(groups, recorder, None, now, functools.partial(finished, who))
                 if sent < m:
                     break
         except KeyboardInterrupt:
