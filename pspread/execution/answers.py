@@ -15,6 +15,7 @@ CLOCK_MONOTONIC, which every process on the machine shares, so a worker's own
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -59,6 +60,10 @@ class SeedBlock:
         if isinstance(seeds, np.ndarray) and seeds.ndim == 2:
             if seeds.dtype.kind not in "iu":
                 raise QueryError(f"seeds must be an integer array, got dtype {seeds.dtype}")
+            q, s = seeds.shape
+            if values is None and (seeds.size == 0 or seeds.min() >= 0):  # no padding: a view, no copy
+                return cls(np.arange(0, q * s + 1, s, dtype=np.int64) if s else np.zeros(q + 1, np.int64),
+                           seeds.reshape(-1).astype(np.int64, copy=False))
             keep = seeds >= 0
             counts = keep.sum(axis=1)
             offsets = np.zeros(len(seeds) + 1, dtype=np.int64)
@@ -122,14 +127,9 @@ class Answers:
 
     @classmethod
     def empty(cls, q: int, k: int) -> "Answers":
-        nan = np.full(q, np.nan)
-        return cls(
-            nodes=np.full((q, k), -1, dtype=np.int64), scores=np.zeros((q, k), dtype=np.float64),
-            outcome=np.full(q, PENDING, dtype=np.int8), steps=np.zeros(q, np.int32),
-            converged=np.zeros(q, bool), touched=np.zeros(q, np.int64), worker=np.full(q, -1, np.int16),
-            attempts=np.ones(q, np.int8), started_at=nan, finished_at=nan.copy(), submitted_at=nan.copy(),
-            completed_at=nan.copy(),
-        )
+        """Q rows with no outcome yet: one allocation (copies of a template row), every field a view of it."""
+        rows = np.repeat(_template(k), q)
+        return cls(**{name: rows[name] for name in _FIELDS})
 
     def __len__(self) -> int:
         return len(self.outcome)
@@ -175,6 +175,24 @@ class Answers:
             self.errors[start + r] = msg
         for r, terms in part.unknown_terms.items():
             self.unknown_terms[start + r] = terms
+
+
+_FIELDS = ("nodes", "scores", "outcome", "steps", "converged", "touched", "worker", "attempts", "started_at",
+           "finished_at", "submitted_at", "completed_at")
+
+
+@functools.lru_cache(maxsize=64)
+def _template(k: int) -> np.ndarray:
+    """One empty row of an ``Answers`` with top-k width ``k`` (no node, no outcome, no times)."""
+    dtype = np.dtype([("nodes", np.int64, (k,)), ("scores", np.float64, (k,)), ("outcome", np.int8),
+                      ("steps", np.int32), ("converged", np.bool_), ("touched", np.int64), ("worker", np.int16),
+                      ("attempts", np.int8), ("started_at", np.float64), ("finished_at", np.float64),
+                      ("submitted_at", np.float64), ("completed_at", np.float64)])
+    row = np.zeros(1, dtype=dtype)
+    row["nodes"], row["outcome"], row["worker"], row["attempts"] = -1, PENDING, -1, 1
+    for name in ("started_at", "finished_at", "submitted_at", "completed_at"):
+        row[name] = np.nan
+    return row
 
 
 def concat(parts: Sequence[Answers]) -> Answers:

@@ -173,6 +173,12 @@ class Workload:
 
     def groups(self, k0: int, k1: int) -> list[Group]:
         """Queries ``k0:k1`` of the stream, one group per query type, seeds as id blocks."""
+        if len(self.kinds) == 1:  # the common case: one type, and rows k0:k1 are one slice of the block
+            a = k0 % self.block
+            rows = self.seed_ids[a:a + (k1 - k0)] if a + (k1 - k0) <= self.block else \
+                self.seed_ids[np.arange(k0, k1) % self.block]
+            top, timeout, model, name = self._consts[0]
+            return [Group(np.arange(k1 - k0), SeedBlock.of(rows), name, model, top, timeout)]
         j = np.arange(k0, k1) % self.block
         codes = self.kind_index[j]
         out = []
