@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from pspread.errors import ExecutorError, RunAborted
-from pspread.execution.worker import HOOKS_ENV, THREAD_ENV
+from pspread.execution.answering import HOOKS_ENV
+from pspread.execution.worker import THREAD_ENV
 
 INSTALL_HINT = "the dask executor needs `pip install 'pspread[dask]'`"
 
