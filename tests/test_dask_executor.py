@@ -301,6 +301,17 @@ thresholds: {{error_rate: ['rate<0.01']}}
     assert res.exit_code == 3 and "tcp://127.0.0.1:9" in res.output
 
 
+def test_the_benchmark_runs_both_executors_on_the_same_queries(bundle: tuple[str, object], capsys) -> None:
+    from pspread.bench.dask import main
+
+    figures = main(["--graph", bundle[0], "--queries", "60", "--rounds", "1", "--kernel", "reference",
+                    "--top-k", "3"])
+    out = capsys.readouterr().out
+    assert "round 1: process" in out and "ratio" in out and "warning" not in out
+    assert set(figures["median_qps"]) == {"process", "dask"} and all(v > 0 for v in figures["median_qps"].values())
+    assert figures["ratio"] == pytest.approx(figures["median_qps"]["dask"] / figures["median_qps"]["process"])
+
+
 def test_public_name() -> None:
     assert pspread.DaskExecutor is DaskExecutor
 
