@@ -19,7 +19,7 @@ the public API and the glue between them.
 * talking to workers happens on the Dask client's event loop; admitting only
   queues under the admission lock, and wakes that loop only when a worker has
   room (otherwise the next answer to arrive refills the workers anyway);
-* a worker lost mid-batch: its queries are retried once on another worker,
+* a worker lost mid-chunk: its queries are retried once on another worker,
   then answered ``WORKER_LOST``; a worker that rejoins (a local cluster's nanny
   restarts it) takes the lost one's place and counts a restart;
 * ``scheduler=None`` starts a ``LocalCluster`` bound to 127.0.0.1 (no
@@ -30,8 +30,8 @@ the public API and the glue between them.
 
 Starting or joining the cluster is ``dask_cluster.ClusterLink``'s job, moving
 chunks ``dask_transport.DaskTransport``'s, the worker side is
-``dask_worker.GraphHolder``.  Dask is optional: only those two
-import it, when an executor starts, and a missing install is an
+``dask_worker.GraphHolder``.  Dask is optional: only the link and the
+worker side import it, when an executor starts, and a missing install is an
 ``ExecutorError`` that says how to get it.
 """
 
@@ -67,7 +67,7 @@ class DaskExecutor(Executor):
     per worker.
     ``ship_graph``: send the bundle's files to the workers (once each) instead of
     having them open ``graph_path``; automatic for a worker that cannot read it.
-    ``memory_limit_mb``: a local worker past it is restarted by Dask (its queries retried).
+    ``memory_limit_mb``: a local worker past it is restarted by Dask (checked every second; its queries retried).
     """
 
     def __init__(
