@@ -10,7 +10,8 @@ on the executor's ``Admission`` through its lock, like the process executor's
   waits behind a long query while another worker idles); a busy one gets a
   second chunk only once ``prefetch_min`` queries wait, so at saturation every
   worker holds two chunks -- one computing, the next already there -- of up to
-  ``batch_size`` rows, each about ``flush_s`` of work at most;
+  ``batch_size`` rows, each about ``chunk_s`` of work at most (a chunk's
+  answers come back together, and it holds the worker's event loop meanwhile);
 * each chunk is one RPC straight to its worker (not via the scheduler); the
   reply's arrays are written into the batch's answers with one lock hold, and
   the worker is refilled in the same step;
@@ -43,6 +44,9 @@ from pspread.execution.pipes import _filler as reply_filler
 
 RECONCILE_S = 0.5  # how often the scheduler's worker list is compared with ours
 TICK_S = 0.05  # longest the deadline check sleeps
+#: most seconds of work in one chunk: at ~10 ms a query a full chunk of 32 still fits, and an RPC per
+#: chunk (about 1 ms of CPU on both ends) stays small; a shorter budget made chunks of a few rows
+CHUNK_S = 0.4
 Send = tuple["DaskWorker", Chunk, "list[tuple[int, Any]] | None"]
 
 
@@ -70,13 +74,13 @@ class DaskTransport:
     """Chunks to Dask workers and replies back, on the client's event loop; see the module docstring."""
 
     def __init__(self, adm: Admission, link: ClusterLink, balance: str, batch_size: int, depth: int,
-                 flush_s: float = 0.05) -> None:
+                 chunk_s: float = CHUNK_S) -> None:
         self.adm = adm
         self.link = link
         self.balancer = make_balancer(balance)
         self.batch_size = batch_size
         self.depth = depth
-        self.flush_s = flush_s
+        self.chunk_s = chunk_s
         self.workers: list[DaskWorker] = []
         self.lost_addresses: set[str] = set()
         self.mean_compute_s = 0.0  # running mean of the workers' time per query (sizes chunks)
@@ -131,7 +135,7 @@ class DaskTransport:
         if not adm.queued or not alive:
             return []
         mean = self.mean_compute_s
-        by_time = int(self.flush_s / mean) + 1 if mean > 0 else self.batch_size
+        by_time = int(self.chunk_s / mean) + 1 if mean > 0 else self.batch_size
         cap = max(1, min(self.batch_size, by_time))
         sends: list[Send] = []
         while adm.queued and adm.inflight < adm.max_in_flight:
