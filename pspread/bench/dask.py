@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Sequence, TextIO
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def make_queries(num_nodes: int, count: int, seeds: int, seed: int) -> np.ndarra
     return np.random.default_rng(seed).integers(0, num_nodes, size=(count, seeds))
 
 
-def saturated(ex: Any, queries: np.ndarray, top_k: int) -> tuple[float, float, float]:
+def saturated(ex: Any, queries: np.ndarray, top_k: int, out: TextIO) -> tuple[float, float, float]:
     """Queries per second of the whole set through ``map_batch``; executor and process CPU s per 1000 queries."""
     cpu0 = ex.stats().parent_cpu_s
     proc0 = time.process_time()
@@ -40,12 +41,14 @@ def saturated(ex: Any, queries: np.ndarray, top_k: int) -> tuple[float, float, f
     proc = time.process_time() - proc0
     bad = len(ans) - int(ans.ok.sum())
     if bad:
-        print(f"  warning: {bad} of {len(ans)} queries not OK: {ans.counts()}")
+        out.write(f"  warning: {bad} of {len(ans)} queries not OK: {ans.counts()}\n")
     per = 1000.0 / len(ans)
     return len(ans) / dt, (ex.stats().parent_cpu_s - cpu0) * per, proc * per
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> dict[str, Any]:
+    """Run the comparison; lines go to ``out`` (stdout) as they are measured; returns the figures."""
+    out = out or sys.stdout
     ap = argparse.ArgumentParser(prog="python -m pspread.bench.dask", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--graph", required=True, help="graph bundle folder")
@@ -66,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     queries = make_queries(pspread.load_graph(args.graph).num_nodes, args.queries, args.seeds, seed=11)
     runs: dict[str, list[tuple[float, float, float]]] = {"process": [], "dask": []}
     load = os.getloadavg()
-    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    out.write(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
     with ProcessExecutor(args.graph, workers=args.workers, model=model, kernel=args.kernel) as pex, \
             DaskExecutor(args.graph, workers=args.workers, model=model, kernel=args.kernel) as dex:
         executors = {"process": pex, "dask": dex}
@@ -75,18 +78,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for r in range(args.rounds):
             order = list(executors) if r % 2 == 0 else list(reversed(executors))
             for name in order:
-                runs[name].append(saturated(executors[name], queries, args.top_k))
+                runs[name].append(saturated(executors[name], queries, args.top_k, out))
             p, d = runs["process"][-1], runs["dask"][-1]
-            print(f"round {r + 1}: process {p[0]:.0f} q/s, dask {d[0]:.0f} q/s, ratio {d[0] / p[0]:.2f}x; "
-                  f"CPU s per 1000 queries, executor's own / whole process: process {p[1]:.3f} / {p[2]:.3f}, "
-                  f"dask {d[1]:.3f} / {d[2]:.3f}")
+            out.write(f"round {r + 1}: process {p[0]:.0f} q/s, dask {d[0]:.0f} q/s, ratio {d[0] / p[0]:.2f}x; "
+                      f"CPU s per 1000 queries, executor's own / whole process: process {p[1]:.3f} / {p[2]:.3f}, "
+                      f"dask {d[1]:.3f} / {d[2]:.3f}\n")
+            out.flush()
     med = {name: float(np.median([x[0] for x in xs])) for name, xs in runs.items()}
     cpu = {name: float(np.median([x[1] for x in xs])) for name, xs in runs.items()}
     proc = {name: float(np.median([x[2] for x in xs])) for name, xs in runs.items()}
     ratio = float(np.median([d[0] / p[0] for p, d in zip(runs["process"], runs["dask"])]))
     load = os.getloadavg()
-    print(f"median of {args.rounds} rounds: process {med['process']:.0f} q/s, dask {med['dask']:.0f} q/s, "
-          f"ratio {ratio:.2f}x (median of per-round ratios); load average after: {load[0]:.2f}")
+    out.write(f"median of {args.rounds} rounds: process {med['process']:.0f} q/s, dask {med['dask']:.0f} q/s, "
+              f"ratio {ratio:.2f}x (median of per-round ratios); load average after: {load[0]:.2f}\n")
     figures = {"workers": args.workers, "queries": args.queries, "seeds": args.seeds, "rounds": args.rounds,
                "qps": {k: [x[0] for x in v] for k, v in runs.items()}, "median_qps": med,
                "parent_cpu_s_per_1000": cpu, "process_cpu_s_per_1000": proc, "ratio": ratio}
