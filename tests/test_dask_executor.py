@@ -152,6 +152,23 @@ def test_close_cancels_what_is_pending_and_is_final(executor: DaskExecutor, bund
         ex.submit(Query(seeds=[1]))
 
 
+def test_a_query_that_cannot_be_sent_is_invalid(executor: DaskExecutor) -> None:
+    res = executor.submit(Query(seeds=(i for i in range(3)))).result(timeout=30)  # type: ignore[arg-type]
+    assert res.outcome is Outcome.INVALID and "cannot be sent" in (res.error or "")
+    assert executor.submit(Query(seeds=[1])).result(timeout=30).ok
+
+
+def test_stats_count_worker_and_parent_cpu(executor: DaskExecutor) -> None:
+    before = executor.stats()
+    ans = executor.map_batch([[i % 12, (i * 5) % 12] for i in range(200)], wait_s=60)
+    after = executor.stats()
+    assert ans.counts() == {"ok": 200}
+    assert sum(w.kernel_cpu_s for w in after.workers) > sum(w.kernel_cpu_s for w in before.workers)
+    assert after.parent_cpu_s > before.parent_cpu_s
+    assert set(ans.worker.tolist()) == {0, 1} and (ans.finished_at >= ans.started_at).all()
+    assert (ans.started_at >= ans.submitted_at).all() and (ans.completed_at >= ans.finished_at).all()
+
+
 def test_unreachable_scheduler_aborts_naming_it(bundle: tuple[str, object]) -> None:
     with pytest.raises(RunAborted, match=r"tcp://127\.0\.0\.1:9") as info:
         DaskExecutor(bundle[0], scheduler="tcp://127.0.0.1:9", connect_timeout_s=1.0)
@@ -282,6 +299,17 @@ thresholds: {{error_rate: ['rate<0.01']}}
     res = CliRunner().invoke(app, ["run", str(scenario), "--scheduler", "tcp://127.0.0.1:9", "--plain",
                                    "--results-dir", str(tmp_path / "r2")])
     assert res.exit_code == 3 and "tcp://127.0.0.1:9" in res.output
+
+
+def test_the_benchmark_runs_both_executors_on_the_same_queries(bundle: tuple[str, object], capsys) -> None:
+    from pspread.bench.dask import main
+
+    figures = main(["--graph", bundle[0], "--queries", "60", "--rounds", "1", "--kernel", "reference",
+                    "--top-k", "3"])
+    out = capsys.readouterr().out
+    assert "round 1: process" in out and "ratio" in out and "warning" not in out
+    assert set(figures["median_qps"]) == {"process", "dask"} and all(v > 0 for v in figures["median_qps"].values())
+    assert figures["ratio"] == pytest.approx(figures["median_qps"]["dask"] / figures["median_qps"]["process"])
 
 
 def test_public_name() -> None:

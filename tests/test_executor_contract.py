@@ -1,21 +1,27 @@
-"""One contract every executor passes (inline, process; the Dask one plugs in here too).
+"""One contract every executor passes: inline, process and Dask (skipped when Dask is not installed).
 
 To add an executor, add a factory to ``FACTORIES``: it gets the saved bundle
-path, the in-memory graph and the model, and returns an open executor.
+path, the in-memory graph, the model and admission limits (``max_in_flight``,
+``queue_size``; an executor without limits ignores them), and returns an open
+executor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
-from typing import Callable
+import importlib.util
+import threading
+from typing import Any, Callable
 
+import numpy as np
 import pytest
 
 import pspread
 from pspread import Graph, InlineExecutor, Outcome, ProcessExecutor, Query, SpreadModel, Spreader
 from pspread.engine.io import save_graph
 from pspread.errors import ExecutorError
+from pspread.execution.answers import CODE
 from pspread.execution.base import Executor
 
 KERNEL = "reference"  # deterministic and compiled-code free: the contract is about the executor
@@ -35,10 +41,23 @@ def _graph() -> Graph:
     return Graph.from_edges(src, dst, num_nodes=n, labels=LABELS)
 
 
-FACTORIES: dict[str, Callable[[str, Graph, SpreadModel], Executor]] = {
-    "inline": lambda path, graph, model: InlineExecutor(path, model=model, kernel=KERNEL),
-    "process": lambda path, graph, model: ProcessExecutor(path, workers=2, model=model, kernel=KERNEL),
-}
+def _inline(path: str, graph: Graph, model: SpreadModel, **limits: Any) -> Executor:
+    return InlineExecutor(path, model=model, kernel=KERNEL)  # answers inside the call: it never overloads
+
+
+def _process(path: str, graph: Graph, model: SpreadModel, **limits: Any) -> Executor:
+    return ProcessExecutor(path, workers=2, model=model, kernel=KERNEL, **limits)
+
+
+def _dask(path: str, graph: Graph, model: SpreadModel, **limits: Any) -> Executor:
+    if importlib.util.find_spec("distributed") is None:
+        pytest.skip("Dask is not installed: the dask executor needs `pip install 'pspread[dask]'`")
+    from pspread.execution.dask import DaskExecutor
+
+    return DaskExecutor(path, workers=2, model=model, kernel=KERNEL, **limits)
+
+
+FACTORIES: dict[str, Callable[..., Executor]] = {"inline": _inline, "process": _process, "dask": _dask}
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +153,75 @@ def test_stats_add_up(executor: Executor) -> None:
     assert st.in_flight == 0 and st.queued == 0
     assert st.submitted == sum(st.outcomes.values())
     assert st.outcomes.get("ok", 0) >= 20
-    assert all(w.rss_bytes > 0 and w.busy_s > 0 for w in st.workers)
+    assert all(w.rss_bytes > 0 and w.busy_s > 0 and w.kernel_cpu_s > 0 for w in st.workers)
+    assert st.parent_cpu_s > 0
     assert len(executor.pids()) == executor.num_workers
+
+
+BATCHES = [
+    np.array([[0, 1, 2], [3, -1, -1], [11, 5, -1], [-1, 7, -1]]),  # -1 pads a short row, wherever it is
+    np.array([[4], [7], [999], [2]]),  # row 2: a bad id
+    np.random.default_rng(5).integers(0, len(LABELS), size=(9, 3)),
+]
+
+
+@pytest.mark.parametrize("which", range(len(BATCHES)))
+def test_map_batch_answers_equal_submit_answers(executor: Executor, which: int) -> None:
+    seeds = BATCHES[which]
+    ans = executor.map_batch(seeds, top_k=4, wait_s=60)
+    assert len(ans) == len(seeds)
+    for i, row in enumerate(seeds.tolist()):
+        ids = [s for s in row if s >= 0]
+        res = executor.submit(Query(seeds=ids, top_k=4)).result(timeout=30)
+        assert int(ans.outcome[i]) == CODE[res.outcome], (i, ans.errors.get(i), res.error)
+        if any(s >= len(LABELS) for s in ids):
+            assert res.outcome is Outcome.INVALID and "out of range" in ans.errors[i]
+            continue
+        assert res.ok, res.error
+        top = [(n, s) for n, _, s in res.top]
+        got = [(int(n), float(s)) for n, s in zip(ans.nodes[i], ans.scores[i]) if n >= 0]
+        assert got == top  # ids and scores exactly, in order
+        assert ans.top(i) == res.top  # labels too
+        assert int(ans.steps[i]) == res.steps and int(ans.touched[i]) == res.touched_nodes
+    bad = [i for i, row in enumerate(seeds.tolist()) if any(s >= len(LABELS) for s in row)]
+    expect = {"ok": len(seeds) - len(bad), **({"invalid": len(bad)} if bad else {})}
+    assert sorted(ans.errors) == bad and ans.counts() == expect
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_accounting_holds_under_overload(name: str, bundle: tuple[str, Graph]) -> None:
+    """A burst of batches far past max_in_flight + queue_size: every row ends in one outcome, all counted."""
+    path, graph = bundle
+    rng = np.random.default_rng(9)
+    with FACTORIES[name](path, graph, MODEL, max_in_flight=4, queue_size=4) as ex:
+        limited = getattr(ex, "max_in_flight", None) is not None
+        cond = threading.Condition()
+        decided = [0]
+
+        def on_rows(batch: Any, start: int, stop: int) -> None:
+            with cond:
+                decided[0] += stop - start
+                cond.notify_all()
+
+        batches = [ex.submit_batch(rng.integers(0, len(LABELS), size=(20, 2)), top_k=3, on_rows=on_rows)
+                   for _ in range(6)]
+        total = sum(len(b) for b in batches)
+        with cond:
+            assert cond.wait_for(lambda: decided[0] == total, 60), (decided[0], total)
+        st = ex.stats()
+    assert st.submitted == total == sum(st.outcomes.values())
+    assert st.in_flight == 0 and st.queued == 0
+    assert all((b.answers.outcome >= 0).all() and b.remaining == 0 for b in batches)
+    by_rows: dict[str, int] = {}
+    for b in batches:
+        for k, n in b.answers.counts().items():
+            by_rows[k] = by_rows.get(k, 0) + n
+    assert by_rows == st.outcomes
+    assert st.completed == st.outcomes.get("ok", 0) == sum(w.queries for w in st.workers)
+    if limited:  # the first batch alone is 20 rows for a window of 8
+        assert st.outcomes.get("overloaded", 0) >= 20 - 8 and st.outcomes.get("ok", 0) >= 8
+    else:
+        assert st.outcomes == {"ok": total}
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))

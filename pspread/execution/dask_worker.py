@@ -11,16 +11,24 @@ ready without the executor doing anything).  On each worker it
   (removed with the worker) and opens that copy by mmap;
 * keeps one ``Spreader`` per distinct model (``SpreaderCache``, shared with
   the process executor), so kernel buffers are allocated once;
-* answers *batches* of queries one after another (one query per core) on the
-  worker's event loop, which it lets run between queries every ``YIELD_S``.
+* answers *chunks* of queries with ``answer_chunk`` -- the same work a process
+  worker does -- right on the worker's event loop (one query per core).
 
 The executor talks to it through three handlers added to the worker's RPC
 server, named with the executor's token so that several executors can share
 one cluster: ``pspread_hello_<token>``, ``pspread_file_<token>`` and
-``pspread_answer_<token>``.  A batch travels pickled, as bytes, in one message;
-the wire format is the process executor's (``("q", new_models, items)`` in,
-``(key, status, payload, compute_s)`` answers out), except that deadlines
-travel as seconds remaining (clocks differ between machines).
+``pspread_answer_<token>``.  A chunk travels pickled, as bytes, in one message
+(pickle protocol 5: numpy arrays as raw buffers, no Python object per query):
+
+* in: ``(models, model_id, top_k, remaining_s, seeds, kinds)`` -- ``seeds`` a
+  ``SeedBlock`` (the batch path) or a list as a ``Query`` gave them, ``models``
+  the ``(id, SpreadModel)`` the chunk needs beyond the default (sent with every
+  chunk that uses one, so two chunks in flight cannot race on defining it),
+  ``remaining_s`` the seconds left before its deadline (clocks differ between
+  machines);
+* out: ``(rss_bytes, sent_at, Reply)`` -- ``sent_at`` is this worker's
+  ``perf_counter`` as the reply leaves, so a remote parent can put the reply's
+  stamps on its own clock.
 """
 
 from __future__ import annotations
@@ -34,14 +42,15 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+import numpy as np
+
+from pspread.execution.answering import HOOKS_ENV, Reply, SpreaderCache, answer_chunk
+from pspread.execution.answers import INVALID
 from pspread.execution.dask_cluster import handler_names
-from pspread.execution.worker import EXPIRED, HOOKS_ENV, INVALID, SpreaderCache, answer, pin_threads
+from pspread.execution.worker import pin_threads
 
 #: states a holder reports in its hello
 READY, NEED_BUNDLE, FAILED = "ready", "need-bundle", "failed"
-
-#: longest a batch keeps the worker's event loop before letting it run (seconds)
-YIELD_S = 0.02
 
 
 class GraphHolder(WorkerPlugin):
@@ -74,7 +83,6 @@ class GraphHolder(WorkerPlugin):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="pspread-open")  # opens the graph off the loop
         self._ps: Any = None
         self._rss_last, self._rss_at = 0, -1.0
-        self.busy = asyncio.Lock()
         names = handler_names(self.token)
         worker.handlers[names["hello"]] = self.hello
         worker.handlers[names["file"]] = self.receive_file
@@ -99,7 +107,7 @@ class GraphHolder(WorkerPlugin):
             cache.define(0, self.model)
             warm = cache.get(0)
             if graph.num_nodes:
-                answer(warm, [0], 1, "warm-up")
+                warm.answer_arrays([0], 1)  # load compiled code now, not on the first real query
         except Exception as exc:  # noqa: BLE001 - reported to the executor through hello
             self.state, self.error = FAILED, f"{type(exc).__name__}: {exc}"
             return
@@ -125,45 +133,26 @@ class GraphHolder(WorkerPlugin):
         return "ok"
 
     async def answer_batch(self, payload: bytes) -> bytes:
-        """Answer one pickled batch; returns ``pickle((rss, answers))``.
+        """Answer one pickled chunk; returns ``pickle((rss, sent_at, Reply))``.
 
-        Queries run right here on the worker's event loop: handing each batch to a
+        The chunk runs right here on the worker's event loop: handing it to a
         thread cost as much as the queries themselves (a thread wake-up and GIL
-        hand-over per message).  The loop is given back between queries once
-        ``YIELD_S`` has passed, so Dask's heartbeats and the next batch keep flowing;
-        a batch that arrives meanwhile waits for this one to finish (its answers
-        leave as soon as they are ready, while the next batch is computed).
+        hand-over per message).  The executor sizes chunks to a few tens of
+        milliseconds of work, so Dask's heartbeats keep flowing, and a second
+        chunk that arrives meanwhile is read as soon as this one is answered.
         """
-        import asyncio
-
         received = time.perf_counter()
-        _, new_models, items = pickle.loads(payload)
+        models, model_id, top_k, remaining, seeds, kinds = pickle.loads(payload)
         cache = self.cache
         if cache is None:
-            why = f"this worker has no graph ({self.error or self.state})"
-            out = [(item[0], INVALID, why, 0.0) for item in items]
-            return pickle.dumps((self._rss(), out), protocol=pickle.HIGHEST_PROTOCOL)
-        if new_models:
-            for mid, model in new_models:
-                cache.define(mid, model)
-        out = []
-        perf, hooks = time.perf_counter, self.hooks
-        async with self.busy:  # batches one after another: the first one's answers leave first
-            since = perf()
-            for key, seeds, top_k, model_id, kind, remaining in items:
-                if remaining is not None and perf() - received > remaining:
-                    out.append((key, EXPIRED, None, 0.0))
-                    continue
-                try:
-                    spreader = cache.get(model_id)
-                except Exception as exc:  # noqa: BLE001 - a model the kernel refuses
-                    out.append((key, INVALID, f"the query's model cannot be used: {exc}", 0.0))
-                    continue
-                out.append((key, *answer(spreader, seeds, top_k, kind, hooks)))
-                if perf() - since > YIELD_S:
-                    await asyncio.sleep(0)
-                    since = perf()
-        return pickle.dumps((self._rss(), out), protocol=pickle.HIGHEST_PROTOCOL)
+            reply = _unanswerable(len(seeds), f"this worker has no graph ({self.error or self.state})")
+        else:
+            if models:
+                for mid, model in models:
+                    cache.define(mid, model)
+            deadline = None if remaining is None else received + remaining
+            reply = answer_chunk(cache, model_id, top_k, seeds, kinds, deadline, self.hooks)
+        return pickle.dumps((self._rss(), time.perf_counter(), reply), protocol=5)
 
     def _rss(self) -> int:
         """This worker's RSS, read at most every 0.25 s (it travels with every answer)."""
@@ -179,6 +168,14 @@ class GraphHolder(WorkerPlugin):
         except Exception:  # noqa: BLE001 - statistics must never fail a batch
             pass
         return self._rss_last
+
+
+def _unanswerable(q: int, why: str) -> Reply:
+    """Every row of a chunk ``INVALID`` with ``why`` (the worker could not open the graph)."""
+    now = np.full(q, time.perf_counter())
+    return Reply(np.full((q, 1), -1, np.int64), np.zeros((q, 1)), np.full(q, INVALID, np.int8),
+                 np.zeros(q, np.int32), np.zeros(q, bool), np.zeros(q, np.int64), now, now.copy(), 0.0,
+                 {i: why for i in range(q)})
 
 
 __all__ = ["FAILED", "GraphHolder", "NEED_BUNDLE", "READY"]
