@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, NamedTuple, Sequence, cast
+from typing import Any, Callable, NamedTuple, Sequence, cast
 
 import numpy as np
 
@@ -66,6 +66,16 @@ class Reply(NamedTuple):
         """The worker's own time on the chunk's queries (rows it ran)."""
         ran = self.rows["outcome"] != TIMED_OUT
         return float((self.rows["finished"][ran] - self.rows["started"][ran]).sum())
+
+    def filler(self, timeout_s: float | None) -> Callable[[Any, int, int], None]:
+        """``fill``, plus the reason on rows the worker found past their deadline."""
+        def fill(a: Any, start: int, stop: int) -> None:
+            self.fill(a, start, stop)
+            late = self.rows["outcome"] == TIMED_OUT
+            if late.any():
+                for r in np.flatnonzero(late).tolist():
+                    a.errors.setdefault(start + r, f"no answer within timeout_s={timeout_s}")
+        return fill
 
     def fill(self, a: Any, start: int, stop: int) -> None:
         """Write these rows into rows ``start:stop`` of an ``Answers``."""
@@ -120,7 +130,7 @@ def answer_chunk(cache: SpreaderCache, model_id: int, top_k: int | None, seeds: 
         spreader = cache.get(model_id)
         k = int(top_k or spreader.model.top_k)
     except Exception as exc:  # noqa: BLE001 - a model the kernel refuses: every row is invalid
-        return _all_invalid(q, f"the query's model cannot be used: {exc}", cpu() - cpu0)
+        return all_invalid(q, f"the query's model cannot be used: {exc}", cpu() - cpu0)
     out = np.zeros(q, dtype=reply_dtype(k))
     nodes, scores, outcome = out["nodes"], out["scores"], out["outcome"]
     started, finished = out["started"], out["finished"]
@@ -159,7 +169,8 @@ def answer_chunk(cache: SpreaderCache, model_id: int, top_k: int | None, seeds: 
     return Reply(out, cpu() - cpu0, errors or None, unknown or None)
 
 
-def _all_invalid(q: int, why: str, cpu_s: float) -> Reply:
+def all_invalid(q: int, why: str, cpu_s: float) -> Reply:
+    """Every row of a chunk ``INVALID`` with ``why`` (its model is refused, or no graph could be opened)."""
     out = np.zeros(q, dtype=reply_dtype(1))
     out["nodes"] = -1
     out["outcome"] = INVALID

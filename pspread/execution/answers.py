@@ -129,7 +129,7 @@ class Answers:
     def empty(cls, q: int, k: int) -> "Answers":
         """Q rows with no outcome yet: one allocation (copies of a template row), every field a view of it."""
         rows = np.repeat(_template(k), q)
-        return cls(**{name: rows[name] for name in _FIELDS})
+        return cls(*(rows[name] for name in _FIELDS))
 
     def __len__(self) -> int:
         return len(self.outcome)

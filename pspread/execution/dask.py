@@ -172,7 +172,7 @@ class DaskExecutor(Executor):
                     from pspread.engine.io import load_graph
 
                     holder.append(load_graph(graph_path).labels)
-                return holder[0].label(node)
+                return str(holder[0].label(node))
 
             self._label_of = label
         return self._label_of

@@ -170,7 +170,7 @@ class ClusterLink:
             hello = await asyncio.wait_for(getattr(rpc, self.ops["hello"])(open_shipped=True), self.start_timeout_s)
         if hello["state"] != "ready":
             raise ExecutorError(f"Dask worker {address} cannot open the graph {self.graph_path}: {hello['error']}")
-        return hello
+        return dict(hello)
 
     async def _ship(self, rpc: Any) -> None:
         """Send every file of the bundle to one worker, one message per file (once per worker)."""
@@ -187,7 +187,8 @@ class ClusterLink:
     # ------------------------------------------------------------- running
     async def answer(self, address: str, payload: bytes) -> bytes:
         """One pickled batch to one worker's holder, straight (not via the scheduler); its pickled answers."""
-        return await getattr(self.client.rpc(address), self.ops["answer"])(payload=payload)
+        answer: bytes = await getattr(self.client.rpc(address), self.ops["answer"])(payload=payload)
+        return answer
 
     async def listed(self) -> set[str]:
         """The worker addresses the scheduler knows now."""

@@ -34,13 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from pspread.execution.admission import Admission, Chunk, Delivery, deliver
+from pspread.execution.admission import Admission, Chunk, Deliveries, deliver
 from pspread.execution.answering import Reply
 from pspread.execution.answers import INVALID, OK
 from pspread.execution.base import WorkerStats
 from pspread.execution.dask_cluster import ClusterLink
 from pspread.execution.dispatch import make_balancer
-from pspread.execution.pipes import _filler as reply_filler
 
 RECONCILE_S = 0.5  # how often the scheduler's worker list is compared with ours
 TICK_S = 0.05  # longest the deadline check sleeps
@@ -128,7 +127,7 @@ class DaskTransport:
         """Have the loop fill the workers (thread-safe)."""
         self.link.loop.add_callback(self._pump)
 
-    def fill_locked(self, out: list[Delivery]) -> list[Send]:
+    def fill_locked(self, out: Deliveries) -> list[Send]:
         """Chunks for workers with room (under the admission lock); ``dispatch`` sends them."""
         adm = self.adm
         alive = [w for w in self.workers if w.alive]
@@ -168,7 +167,7 @@ class DaskTransport:
 
     def _pump(self) -> None:
         cpu0 = time.thread_time()
-        out: list[Delivery] = []
+        out: Deliveries = []
         with self.adm.lock:
             self.kicked = False
             sends = self.fill_locked(out)
@@ -194,7 +193,8 @@ class DaskTransport:
         try:
             raw = await self.link.answer(w.address, payload)
             cpu0 = cpu()
-            rss, sent_at, reply = pickle.loads(raw)
+            rss, sent_at, wire = pickle.loads(raw)
+            reply = Reply.from_wire(wire)
         except Exception as exc:  # noqa: BLE001 - closed comm, worker gone, handler missing after a restart
             cpu0 = cpu()
             self.on_lost(w, f"Dask worker {w.address} was lost ({type(exc).__name__}: {exc})")
@@ -204,7 +204,7 @@ class DaskTransport:
         self.cpu_s += cpu() - cpu0
 
     def _reject(self, w: DaskWorker, c: Chunk, why: str) -> None:
-        out: list[Delivery] = []
+        out: Deliveries = []
         with self.adm.lock:
             if w.inflight.pop(c.key, None) is not None:
                 w.inflight_rows -= c.rows
@@ -218,16 +218,18 @@ class DaskTransport:
         now = time.perf_counter()
         if not self.link.local:  # another machine's clock: put its stamps on ours (transit time ignored)
             shift = now - sent_at
-            reply.started_at += shift
-            reply.finished_at += shift
-        out: list[Delivery] = []
+            rows = reply.rows.copy()
+            rows["started"] += shift
+            rows["finished"] += shift
+            reply = reply._replace(rows=rows)
+        out: Deliveries = []
         adm = self.adm
         with adm.lock:
             if w.inflight.pop(c.key, None) is None:
                 return  # the worker was given up meanwhile: its chunks were requeued or lost already
             w.inflight_rows -= c.rows
             st = w.stats
-            busy = float(np.nansum(reply.finished_at - reply.started_at))
+            busy = reply.busy_s
             st.busy_s += busy
             st.kernel_cpu_s += reply.kernel_cpu_s
             if rss:
@@ -242,7 +244,7 @@ class DaskTransport:
                     mean = busy / (n_ok + n_bad)
                     m = self.mean_compute_s
                     self.mean_compute_s = mean if m == 0.0 else 0.8 * m + 0.2 * mean
-            out.append(adm.finish_locked(c, reply.outcome, reply_filler(reply, c), now))
+            out.append(adm.finish_locked(c, reply.outcome, reply.filler(c.batch.timeout_s), now))
             sends = self.fill_locked(out)
         self.dispatch(sends)
         deliver(out)
@@ -253,7 +255,7 @@ class DaskTransport:
         Called when an RPC breaks or when the scheduler no longer lists the
         worker (so an idle worker's death is seen before a chunk waits on it).
         """
-        out: list[Delivery] = []
+        out: Deliveries = []
         adm = self.adm
         with adm.lock:
             if w.alive:

@@ -26,7 +26,7 @@ one cluster: ``pspread_hello_<token>``, ``pspread_file_<token>`` and
   chunk that uses one, so two chunks in flight cannot race on defining it),
   ``remaining_s`` the seconds left before its deadline (clocks differ between
   machines);
-* out: ``(rss_bytes, sent_at, Reply)`` -- ``sent_at`` is this worker's
+* out: ``(rss_bytes, sent_at, Reply.to_wire())`` -- ``sent_at`` is this worker's
   ``perf_counter`` as the reply leaves, so a remote parent can put the reply's
   stamps on its own clock.
 """
@@ -42,10 +42,8 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-import numpy as np
 
-from pspread.execution.answering import HOOKS_ENV, Reply, SpreaderCache, answer_chunk
-from pspread.execution.answers import INVALID
+from pspread.execution.answering import HOOKS_ENV, Reply, SpreaderCache, all_invalid, answer_chunk
 from pspread.execution.dask_cluster import handler_names
 from pspread.execution.worker import pin_threads
 
@@ -133,7 +131,7 @@ class GraphHolder(WorkerPlugin):
         return "ok"
 
     async def answer_batch(self, payload: bytes) -> bytes:
-        """Answer one pickled chunk; returns ``pickle((rss, sent_at, Reply))``.
+        """Answer one pickled chunk; returns ``pickle((rss, sent_at, Reply.to_wire()))``.
 
         The chunk runs right here on the worker's event loop: handing it to a
         thread cost as much as the queries themselves (a thread wake-up and GIL
@@ -152,7 +150,7 @@ class GraphHolder(WorkerPlugin):
                     cache.define(mid, model)
             deadline = None if remaining is None else received + remaining
             reply = answer_chunk(cache, model_id, top_k, seeds, kinds, deadline, self.hooks)
-        return pickle.dumps((self._rss(), time.perf_counter(), reply), protocol=5)
+        return pickle.dumps((self._rss(), time.perf_counter(), reply.to_wire()), protocol=5)
 
     def _rss(self) -> int:
         """This worker's RSS, read at most every 0.25 s (it travels with every answer)."""
@@ -172,10 +170,7 @@ class GraphHolder(WorkerPlugin):
 
 def _unanswerable(q: int, why: str) -> Reply:
     """Every row of a chunk ``INVALID`` with ``why`` (the worker could not open the graph)."""
-    now = np.full(q, time.perf_counter())
-    return Reply(np.full((q, 1), -1, np.int64), np.zeros((q, 1)), np.full(q, INVALID, np.int8),
-                 np.zeros(q, np.int32), np.zeros(q, bool), np.zeros(q, np.int64), now, now.copy(), 0.0,
-                 {i: why for i in range(q)})
+    return all_invalid(q, why, 0.0)
 
 
 __all__ = ["FAILED", "GraphHolder", "NEED_BUNDLE", "READY"]

@@ -33,7 +33,7 @@ import numpy as np
 from pspread.engine.model import SpreadModel
 from pspread.execution.admission import Admission, Chunk, Deliveries, deliver
 from pspread.execution.answering import Reply
-from pspread.execution.answers import INVALID, OK, TIMED_OUT, Answers, SeedBlock
+from pspread.execution.answers import INVALID, OK, SeedBlock
 from pspread.execution.dispatch import make_balancer
 from pspread.execution.slots import Slot, spawn_worker
 
@@ -272,14 +272,14 @@ class PipeTransport:
                 busy += reply.busy_s
                 kcpu += reply.kernel_cpu_s
                 if c.done:  # timed out meanwhile: the late answer is dropped, not counted
-                    out.append(adm.finish_locked(c, reply.outcome, _filler(reply, c), now))
+                    out.append(adm.finish_locked(c, reply.outcome, reply.filler(c.batch.timeout_s), now))
                     continue
                 codes = reply.outcome
                 n_ok = int(np.count_nonzero(codes == OK))
                 n_bad = int(np.count_nonzero(codes == INVALID))
                 answered += n_ok + n_bad
                 invalid += n_bad
-                out.append(adm.finish_locked(c, codes, _filler(reply, c), now))
+                out.append(adm.finish_locked(c, codes, reply.filler(c.batch.timeout_s), now))
             st = slot.stats
             st.busy_s += busy
             st.kernel_cpu_s += kcpu
@@ -481,14 +481,3 @@ class PipeTransport:
             except OSError:
                 pass
         unregister()
-
-
-def _filler(reply: Reply, c: Chunk) -> Callable[[Answers, int, int], None]:
-    """Writes ``reply`` into rows ``start:stop`` of a batch's answers (timed-out rows get the reason)."""
-    def fill(a: Answers, start: int, stop: int) -> None:
-        reply.fill(a, start, stop)
-        late = reply.outcome == TIMED_OUT
-        if late.any():
-            for r in np.flatnonzero(late).tolist():
-                a.errors.setdefault(start + r, f"no answer within timeout_s={c.batch.timeout_s}")
-    return fill
