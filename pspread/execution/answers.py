@@ -128,8 +128,9 @@ class Answers:
     @classmethod
     def empty(cls, q: int, k: int) -> "Answers":
         """Q rows with no outcome yet: one allocation (copies of a template row), every field a view of it."""
-        rows = np.repeat(_template(k), q)
-        return cls(*(rows[name] for name in _FIELDS))
+        r = np.repeat(_template(k), q)
+        return cls(r["nodes"], r["scores"], r["outcome"], r["steps"], r["converged"], r["touched"], r["worker"],
+                   r["attempts"], r["started_at"], r["finished_at"], r["submitted_at"], r["completed_at"])
 
     def __len__(self) -> int:
         return len(self.outcome)
@@ -175,10 +176,6 @@ class Answers:
             self.errors[start + r] = msg
         for r, terms in part.unknown_terms.items():
             self.unknown_terms[start + r] = terms
-
-
-_FIELDS = ("nodes", "scores", "outcome", "steps", "converged", "touched", "worker", "attempts", "started_at",
-           "finished_at", "submitted_at", "completed_at")
 
 
 @functools.lru_cache(maxsize=64)
