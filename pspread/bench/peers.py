@@ -7,7 +7,9 @@ all methods alike.  Reported per method: ms/query (median over rounds, with
 the min-max spread), recall@k against the converged answer (dense steps to an
 L1 change of 1e-10), and the ratio of its time to pspread's per round
 (median, min-max).  pspread runs its ``ppr`` preset defaults on the ``auto``
-kernel; the peers run their own defaults.
+kernel (``overrides`` changes its parameters, e.g. ``tie_tolerance``); the
+peers run their own defaults.  Recall is the mean over queries of each
+query's recall@k; ``recall_min`` is the worst single query.
 
 Peers (``pip install 'pspread[peers]'``): networkx (``pagerank`` with a
 personalization), python-igraph (``personalized_pagerank``, PRPACK) and
@@ -46,6 +48,7 @@ class PeerFigures:
     ms_min: float
     ms_max: float
     recall: float
+    recall_min: float = 0.0
     ratio_vs_pspread: float | None = None
     ratio_min: float | None = None
     ratio_max: float | None = None
@@ -84,8 +87,9 @@ def _top(scores: np.ndarray, k: int) -> list[int]:
     return part[np.lexsort((part, -scores[part]))].tolist()
 
 
-def _pspread(graph: Graph, k: int) -> Method:
-    spreader = Spreader(graph, SpreadModel.preset("ppr", alpha=ALPHA, top_k=k), kernel="auto")
+def _pspread(graph: Graph, k: int, overrides: dict[str, object] | None = None) -> Method:
+    model = SpreadModel.preset("ppr", **{"alpha": ALPHA, **(overrides or {}), "top_k": k})
+    spreader = Spreader(graph, model, kernel="auto")
     return lambda q: [n for n, _, _ in spreader.query(dict(zip(q.nodes.tolist(), q.values.tolist()))).top]
 
 
@@ -151,6 +155,7 @@ def bench_peers(
     seed: int = 1,
     peers: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    overrides: dict[str, object] | None = None,
 ) -> PeerBench:
     """Run pspread and each installed peer on the same queries; see the module docstring."""
     say = progress or (lambda _msg: None)
@@ -161,7 +166,8 @@ def bench_peers(
     qs = make_queries(graph, queries, seeds_per_query, seed)
     say("converged answers")
     truth = converged_topk(graph, qs, k)
-    methods = {name: BUILDERS[name](graph, k) for name in ["pspread", *wanted]}
+    methods = {"pspread": _pspread(graph, k, overrides)}
+    methods.update({name: BUILDERS[name](graph, k) for name in wanted})
     for run in methods.values():
         run(qs[0])  # warm-up: compile, build caches
     share = [qs[r::rounds] for r in range(rounds)]
@@ -180,7 +186,8 @@ def bench_peers(
     base = np.asarray(times["pspread"])
     for name in methods:
         t = np.asarray(times[name])
-        fig = PeerFigures(name, float(np.median(t)), float(t.min()), float(t.max()), float(np.mean(hits[name])))
+        fig = PeerFigures(name, float(np.median(t)), float(t.min()), float(t.max()), float(np.mean(hits[name])),
+                          float(np.min(hits[name])) if hits[name] else 0.0)
         if name != "pspread":
             ratio = t / base
             fig.ratio_vs_pspread, fig.ratio_min, fig.ratio_max = (float(np.median(ratio)), float(ratio.min()),

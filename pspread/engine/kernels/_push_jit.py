@@ -143,17 +143,8 @@ def residuals(res, touched, n_touched):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def certify(est, res, flags, touched, n_touched, k, inv_div, use_div, per_node, total, rho):  # pragma: no cover
-    """Lower score bound of the current top-k and upper bound of every other touched node.
-
-    Score = est_i (x inv_div_i with a degree penalty).  A node's estimate is at
-    most ``b_i`` below its true value: ``b_i = total`` (Σ res) in general, or
-    ``rho·D_i`` when ``per_node`` (undirected graphs, see docs/kernels.md).
-    Returns (lowest score in the top-k, highest upper bound outside it, size of
-    the top-k found); the first is 0 when fewer than k nodes have a score.
-    """
-    heap = np.empty(k, dtype=np.int64)
-    hval = np.empty(k, dtype=np.float64)
+def _top_heap(est, flags, touched, n_touched, k, inv_div, use_div, heap, hval):  # pragma: no cover - compiled
+    """Fill the min-heap (heap, hval) with the k best positive scores; returns how many."""
     size = 0
     for t in range(n_touched):
         i = touched[t]
@@ -191,6 +182,22 @@ def certify(est, res, flags, touched, n_touched, k, inv_div, use_div, per_node, 
                     break
             heap[j] = i
             hval[j] = v
+    return size
+
+
+@njit(cache=True, nogil=True)
+def certify(est, res, flags, touched, n_touched, k, inv_div, use_div, per_node, total, rho):  # pragma: no cover
+    """Lower score bound of the current top-k and upper bound of every other touched node.
+
+    Score = est_i (x inv_div_i with a degree penalty).  A node's estimate is at
+    most ``b_i`` below its true value: ``b_i = total`` (Σ res) in general, or
+    ``rho·D_i`` when ``per_node`` (undirected graphs, see docs/kernels.md).
+    Returns (lowest score in the top-k, highest upper bound outside it, size of
+    the top-k found); the first is 0 when fewer than k nodes have a score.
+    """
+    heap = np.empty(k, dtype=np.int64)
+    hval = np.empty(k, dtype=np.float64)
+    size = _top_heap(est, flags, touched, n_touched, k, inv_div, use_div, heap, hval)
     lower = hval[0] if size == k else 0.0
     for t in range(size):
         flags[heap[t]] |= TOP
@@ -209,6 +216,15 @@ def certify(est, res, flags, touched, n_touched, k, inv_div, use_div, per_node, 
     for t in range(size):
         flags[heap[t]] &= ~TOP
     return lower, upper, size
+
+
+@njit(cache=True, nogil=True)
+def top_set(est, flags, touched, n_touched, k, inv_div, use_div):  # pragma: no cover - compiled
+    """The nodes of the current top-k by score (unordered; fewer when fewer have a score)."""
+    heap = np.empty(k, dtype=np.int64)
+    hval = np.empty(k, dtype=np.float64)
+    size = _top_heap(est, flags, touched, n_touched, k, inv_div, use_div, heap, hval)
+    return heap[:size].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -5,7 +5,7 @@ after a step whose L1 change was c the answer is within ``B = (1−δ)/δ · c``
 the fixed point (L1, so two nodes' errors add up to at most B).  No node
 outside the current top-k can then beat one inside it by more than
 ``U − L + B·max(1/d^γ)``, where L is the k-th score and U the (k+1)-th; once
-that is at most ε the query stops.  It also stops when converged (c <= ε) or
+that is at most max(ε, τ·L) (τ the model's ``tie_tolerance``) the query stops.  It also stops when converged (c <= ε) or
 after T steps, whichever comes first.
 
 The steps themselves are the dense kernel's (``DenseKernel.iterate``, one step
@@ -48,7 +48,7 @@ def iterate_topk(dense: DenseKernel, seeds: SeedSet, start: np.ndarray, k: int,
         if act.converged:
             converged = True
             break
-        if _proven(vector, candidates, k, inv_div, bound * max_inv, m.tolerance):
+        if _proven(vector, candidates, k, inv_div, bound * max_inv, m.tolerance, m.tie_tolerance):
             break
     nodes = np.flatnonzero(vector > 0)
     return Activation(nodes, vector[nodes].astype(np.float32), steps, converged, max(touched, len(nodes)),
@@ -56,17 +56,18 @@ def iterate_topk(dense: DenseKernel, seeds: SeedSet, start: np.ndarray, k: int,
 
 
 def _proven(vector: np.ndarray, candidates: np.ndarray, k: int, inv_div: np.ndarray | None,
-            slack: float, tol: float) -> bool:
+            slack: float, tol: float, tie: float = 0.0) -> bool:
+    """True when U - L + slack <= max(tol, tie·L): L the k-th score, U the (k+1)-th."""
     score = vector if inv_div is None else vector * inv_div
     score = score[candidates]
     if score.size <= k:
-        return slack <= tol
+        return slack <= tol  # every candidate is in the answer: only its values are in doubt
     part = np.partition(score, score.size - k - 1)
     lower = float(part[score.size - k:].min())
     upper = float(part[score.size - k - 1])
     if lower <= 0:
         return False
-    return upper - lower + slack <= tol
+    return upper - lower + slack <= max(tol, tie * lower)
 
 
 class TopkDenseKernel(DenseKernel):
