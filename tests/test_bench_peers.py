@@ -33,3 +33,17 @@ def test_bench_peers_cli_json(app, tmp_path):
     assert [m["method"] for m in data["methods"]] == ["pspread", "networkx"]
     bad = CliRunner().invoke(app, ["bench", "peers", str(path), "--peers", "graphtool"])
     assert bad.exit_code != 0 and "graphtool" in bad.output
+
+
+def test_bench_peers_set_reaches_pspread(app, tmp_path):
+    """--set changes pspread's model (a bad value is refused by name); strict mode finds the converged set."""
+    path = tmp_path / "g"
+    pspread.save_graph(barabasi_albert(200, 3, seed=1), path)
+    result = CliRunner().invoke(app, ["bench", "peers", str(path), "--queries", "4", "--rounds", "2", "--peers",
+                                      "networkx", "--set", "tie_tolerance=0", "--set", "stable_rounds=0", "--json"])
+    assert result.exit_code == 0, result.output
+    ours = json.loads(result.output)["methods"][0]
+    assert ours["recall_min"] <= ours["recall"]
+    assert ours["recall_min"] >= 0.9
+    bad = CliRunner().invoke(app, ["bench", "peers", str(path), "--peers", "networkx", "--set", "tie_tolerance=2"])
+    assert bad.exit_code != 0 and "tie_tolerance" in bad.output
