@@ -139,8 +139,8 @@ class SpreadModel:
         ``ppr``: personalised PageRank with continue probability ``alpha``
         (default 0.85): r=0, δ=β=1-α, sinks restart, stopping once the top-k
         set is settled (``stop: topk``: ties within max(ε = 3e-5, 5% of the k-th
-        score), or the same set two push rounds running with at most half the
-        mass unplaced); ``tie_tolerance=0, stable_rounds=0`` for the proven set,
+        score); ``stable_rounds=1`` adds a faster, unproven stop);
+        ``tie_tolerance=0`` for the proven set,
         ``stop="converged", tolerance=1e-6`` for the whole vector.
         ``threshold``: θ=1e-3, r=0.5, δ=0.1, T=10 -- local, fast, the common
         production setting.
@@ -173,6 +173,6 @@ class SpreadModel:
 PRESETS: dict[str, dict[str, Any]] = {
     "spreadr": dict(retention=0.5, decay=0.0, threshold=0.0, restart=0.0, max_steps=10),
     "ppr": dict(retention=0.0, threshold=0.0, suppress=0.0, sinks="restart", max_steps=100, tolerance=3e-5,
-                stop="topk", tie_tolerance=0.05, stable_rounds=1),
+                stop="topk", tie_tolerance=0.05, stable_rounds=0),
     "threshold": dict(retention=0.5, decay=0.1, threshold=1e-3, max_steps=10),
 }
