@@ -85,3 +85,38 @@ def test_batches_equal_single_queries(g: pspread.Graph, data: st.DataObject) -> 
         batch = s.query_batch(queries)
         for q, r in zip(queries, batch):
             np.testing.assert_allclose(r.activation(), s.query(q).activation(), atol=1e-6)
+
+
+ppr_like = st.builds(
+    pspread.SpreadModel,
+    retention=st.just(0.0),
+    decay=st.floats(0.05, 1.0),
+    restart=st.floats(0.01, 1.0),
+    tolerance=st.floats(1e-6, 1e-2),
+    sinks=st.sampled_from(["keep", "restart"]),
+    stop=st.just("converged"),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(g=graphs(), model=ppr_like, data=st.data())
+def test_push_is_within_its_bound_of_the_fixed_point(g: pspread.Graph, model: pspread.SpreadModel,
+                                                     data: st.DataObject) -> None:
+    """Push's L1 distance from the converged reference is at most the bound it reports."""
+    k = data.draw(st.integers(1, min(3, g.num_nodes)))
+    nodes = data.draw(st.lists(st.integers(0, g.num_nodes - 1), min_size=k, max_size=k, unique=True))
+    values = data.draw(st.lists(st.floats(0.1, 5.0), min_size=k, max_size=k))
+    spreader = pspread.Spreader(g, model.with_(max_steps=20_000, tolerance=1e-13), kernel="reference")
+    seed_set, _ = spreader.seeds(dict(zip(nodes, values)))
+    ref = spreader.kernel.spread(seed_set)
+    assert ref.converged
+    expected = np.zeros(g.num_nodes)
+    expected[ref.nodes] = ref.values
+    got_act = make_kernel("push", g, model).spread(seed_set)
+    got = np.zeros(g.num_nodes)
+    got[got_act.nodes] = got_act.values
+    err = np.abs(got - expected).sum()
+    slack = 1e-6 * max(1.0, expected.sum())  # float32 transition weights and answers
+    assert got_act.error_bound is not None
+    assert err <= got_act.error_bound + slack, f"L1 {err:.3g} > bound {got_act.error_bound:.3g}"
+    assert got_act.error_bound <= model.tolerance * (1 - model.decay) / model.decay + 1e-12

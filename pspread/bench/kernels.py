@@ -26,6 +26,7 @@ from pspread.engine.graph import Graph
 from pspread.engine.kernels import make_kernel
 from pspread.engine.kernels.base import SeedSet
 from pspread.engine.model import SpreadModel
+from pspread.errors import ModelError
 
 
 @dataclass
@@ -93,7 +94,11 @@ def bench_kernels(
     say = progress or (lambda _msg: None)
     for name in kernels:
         say(f"kernel {name}")
-        kern = make_kernel(name, graph, model)
+        try:
+            kern = make_kernel(name, graph, model)
+        except ModelError as exc:  # e.g. push on a thresholded model: say so and go on
+            report.notes.append(f"{name} skipped: {exc}")
+            continue
         run_qs = qs
         if name == "reference":
             t0 = time.perf_counter()
@@ -121,7 +126,7 @@ def bench_kernels(
         for k in report.kernels:
             if k.kernel != "reference":
                 report.ratios[f"{k.kernel}_vs_reference"] = by["reference"].mean_ms / k.mean_ms
-    if "dense" in by:
+    if "dense" in by and model.stop == "converged":
         say("bare scipy baseline")
         bare = _bare_scipy(graph, model)
         sample = qs[: max(3, min(len(qs), 20))]

@@ -32,6 +32,7 @@ def kernels_cmd(
     batch: Annotated[int, typer.Option(help="Batch size for the batched-throughput figure (1: skip).", min=1)] = 32,
     threads: Annotated[int, typer.Option(help="Threads for the dense threading figure (1: skip).", min=1)] = 2,
     seed: Annotated[int, typer.Option(help="Random seed of the query set.")] = 1,
+    exclude_seeds: Annotated[bool, typer.Option("--exclude-seeds", help="Leave the seeds out of the answers.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Time every kernel on the same random queries; print ms/query and ratios.
@@ -46,6 +47,8 @@ def kernels_cmd(
     if bad or not names:
         raise ModelError(f"--kernels: unknown {', '.join(bad) or '(none given)'}; choose from {', '.join(KERNELS)}")
     model = build_model(preset, set_)
+    if exclude_seeds:
+        model = model.with_(exclude_seeds=True)
     g = load_graph(graph)
     console = Console(highlight=False, stderr=True)
     with console.status("benchmarking") as status:
@@ -66,6 +69,61 @@ def kernels_cmd(
         out.print(f"{name}: {value:.2f}x")
     for note in report.notes:
         out.print(f"[dim]note: {note}[/]")
+
+
+@bench_app.command("peers")
+def peers_cmd(
+    graph: Annotated[str, typer.Argument(help="Graph bundle folder or edge-list file.")],
+    queries: Annotated[int, typer.Option(help="Queries in all (split over the rounds).", min=1)] = 30,
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds (the spread of the figures).", min=1)] = 3,
+    top: Annotated[int, typer.Option("--top", "-k", help="k of recall@k.", min=1)] = 20,
+    seeds: Annotated[int, typer.Option(help="Seed nodes per query.", min=1)] = 3,
+    peers: Annotated[str, typer.Option(help="Comma-separated peers: networkx, igraph, sknetwork.")] = "networkx,igraph,sknetwork",
+    seed: Annotated[int, typer.Option(help="Random seed of the query set.")] = 1,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a ppr parameter of pspread's run, "
+                                                      "e.g. --set tie_tolerance=0 (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Personalised PageRank top-k: pspread (ppr preset, auto kernel) against other libraries.
+
+    Prints ms/query, recall@k against the converged answer and each peer's
+    time as a multiple of pspread's, with the min-max over rounds.  Missing
+    peers are skipped with an install hint (pip install 'pspread[peers]').
+
+    Example: pspread bench peers ba100k --queries 30 --peers networkx,sknetwork
+    """
+    from pspread.bench.peers import PEERS, bench_peers
+
+    names = [p.strip() for p in peers.split(",") if p.strip()]
+    bad = [p for p in names if p not in PEERS]
+    if bad:
+        raise ModelError(f"--peers: unknown {', '.join(bad)}; choose from {', '.join(PEERS)}")
+    overrides = build_model("ppr", set_).to_dict() if set_ else None  # validated before any work
+    if overrides:
+        given = {item.split("=", 1)[0].strip() for item in set_ or []}
+        overrides = {name: value for name, value in overrides.items() if name in given}
+    g = load_graph(graph)
+    console = Console(highlight=False, stderr=True)
+    with console.status("benchmarking") as status:
+        report = bench_peers(g, queries=queries, rounds=rounds, k=top, seeds_per_query=seeds, seed=seed,
+                             peers=names, progress=lambda m: status.update(f"benchmarking: {m}"),
+                             overrides=overrides)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    out = Console(highlight=False)
+    for line in report.skipped:
+        out.print(f"[yellow]skipped[/] {line}")
+    table = Table(title=f"PPR top-{top}: {g.num_nodes:,} nodes, {g.num_arcs:,} arcs, {seeds} seeds/query, "
+                        f"{queries} queries in {rounds} rounds")
+    for col in ("method", "ms/query", "min-max", f"recall@{top}", "worst query", "x pspread", "min-max"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for m in report.methods:
+        ratio = "-" if m.ratio_vs_pspread is None else f"{m.ratio_vs_pspread:.2f}"
+        spread = "-" if m.ratio_min is None else f"{m.ratio_min:.2f}-{m.ratio_max:.2f}"
+        table.add_row(m.method, f"{m.ms_per_query:.3f}", f"{m.ms_min:.3f}-{m.ms_max:.3f}", f"{m.recall:.4f}",
+                      f"{m.recall_min:.2f}", ratio, spread)
+    out.print(table)
 
 
 @bench_app.command("driver")

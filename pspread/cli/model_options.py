@@ -11,8 +11,9 @@ from typing import Optional
 from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
 
-PRESET_HELP = "Model preset: threshold (local, fast), spreadr, or ppr (personalised PageRank)."
-SET_HELP = "Override a model parameter, e.g. --set retention=0.3 --set max_steps=20 (repeatable)."
+PRESET_HELP = "Model preset: threshold (local, fast), spreadr, or ppr (personalised PageRank, stops on the top-k)."
+SET_HELP = ("Override a model parameter, e.g. --set retention=0.3 --set max_steps=20, --set stop=converged, "
+            "--set degree_penalty=0.5 (repeatable).")
 
 
 def parse_value(text: str) -> object:

@@ -65,3 +65,18 @@ def top_k_positions(nodes, values, k):  # pragma: no cover - compiled
             b -= 1
         out[b + 1] = x
     return out
+
+
+def rank_divisor(out_weight: np.ndarray, gamma: float) -> np.ndarray | None:
+    """Per-node divisor d_i^γ of the ranking score a_i / d_i^γ (None when γ = 0).
+
+    d is the weighted out-degree.  A node with d = 0 (a sink) counts as having
+    the graph's smallest positive out-degree: its score stays finite and it is
+    never favoured over its least-connected peers (d = 1 when no node has arcs).
+    """
+    if gamma == 0:
+        return None
+    d = np.asarray(out_weight, dtype=np.float64)
+    positive = d[d > 0]
+    floor = float(positive.min()) if positive.size else 1.0
+    return np.where(d > 0, d, floor) ** float(gamma)

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
-from pspread.engine._topk import top_k_positions
+from pspread.engine._topk import rank_divisor, top_k_positions
 from pspread.engine.graph import Graph
 from pspread.engine.kernels import make_kernel
 from pspread.engine.kernels.base import Activation, SeedSet
@@ -44,6 +44,8 @@ class SpreadResult:
     kernel: str
     seeds: list[int] = field(default_factory=list)
     unknown_terms: list[str] = field(default_factory=list)
+    #: proven L1 distance of ``activation()`` from the converged answer (None: not known)
+    error_bound: float | None = None
 
     def activation(self) -> np.ndarray:
         """The full activation vector (float32, length ``num_nodes``)."""
@@ -61,6 +63,7 @@ class SpreadResult:
             "kernel": self.kernel,
             "seeds": self.seeds,
             "unknown_terms": self.unknown_terms,
+            "error_bound": self.error_bound,
         }
 
 
@@ -75,6 +78,7 @@ class Spreader:
         self.graph = graph
         self.model = model or SpreadModel()
         self.kernel = make_kernel(kernel, graph, self.model, threads=threads)
+        self._divisor = rank_divisor(graph.out_weight, self.model.degree_penalty)
 
     # ----------------------------------------------------------- queries
     def seeds(self, query: SeedsLike) -> tuple[SeedSet, list[str]]:
@@ -121,10 +125,11 @@ class Spreader:
     def query_batch(self, queries: Sequence[SeedsLike], top_k: int | None = None) -> list[SpreadResult]:
         """Answer many queries in one kernel call (same order); far cheaper per query."""
         parsed = [self.seeds(q) for q in queries]
+        k = top_k or self.model.top_k
+        self.kernel.answer_k = k  # kernels that stop on the top-k (stop: topk) certify this many
         t0 = time.perf_counter()
         acts = self.kernel.spread_batch([p[0] for p in parsed])
         elapsed = (time.perf_counter() - t0) / max(1, len(parsed))
-        k = top_k or self.model.top_k
         return [self._result(act, seeds, unknown, k, elapsed) for act, (seeds, unknown) in zip(acts, parsed)]
 
     def answer_arrays(
@@ -135,13 +140,16 @@ class Spreader:
         Returns ``(top_nodes, top_values, steps, converged, touched_nodes, unknown_terms)``.
         """
         seeds, unknown = self.seeds(query)
+        k = top_k or self.model.top_k
+        self.kernel.answer_k = k  # kernels that stop on the top-k (stop: topk) certify this many
         act = self.kernel.spread_batch([seeds])[0]
-        top_nodes, top_vals = self._rank(act, seeds, top_k or self.model.top_k)
+        top_nodes, top_vals = self._rank(act, seeds, k)
         return top_nodes, top_vals, act.steps, act.converged, act.touched, unknown
 
     def _rank(self, act: Activation, seeds: SeedSet, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The answer's top-k: the one ranking rule every path uses."""
-        return top_k(act.nodes, act.values, k, seeds.nodes if self.model.exclude_seeds else None)
+        return top_k(act.nodes, act.values, k, seeds.nodes if self.model.exclude_seeds else None,
+                     divisor=self._divisor)
 
     def _result(self, act: Activation, seeds: SeedSet, unknown: list[str], k: int, elapsed: float) -> SpreadResult:
         top_nodes, top_vals = self._rank(act, seeds, k)
@@ -151,18 +159,25 @@ class Spreader:
             top=top, nodes=act.nodes, values=act.values.astype(np.float32, copy=False),
             num_nodes=self.graph.num_nodes, steps=act.steps, converged=act.converged,
             touched_nodes=act.touched, elapsed_s=elapsed, kernel=self.kernel.name,
-            seeds=seeds.nodes.tolist(), unknown_terms=unknown,
+            seeds=seeds.nodes.tolist(), unknown_terms=unknown, error_bound=act.error_bound,
         )
 
 
 def top_k(
-    nodes: np.ndarray, values: np.ndarray, k: int, exclude: np.ndarray | None = None
+    nodes: np.ndarray, values: np.ndarray, k: int, exclude: np.ndarray | None = None,
+    divisor: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest positive activations, best first, ties broken by smaller node id."""
+    """The k best positive activations, best first, ties broken by smaller node id.
+
+    "Best" is the largest activation, or with a ``divisor`` (the degree
+    penalty's d_i^γ, indexed by node) the largest a_i / divisor_i; the values
+    returned are the activations either way.
+    """
     if exclude is not None and len(exclude):
         keep = ~np.isin(nodes, exclude)
         nodes, values = nodes[keep], values[keep]
-    pos = top_k_positions(np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(values), int(k))
+    score = values if divisor is None else values / divisor[nodes]
+    pos = top_k_positions(np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(score), int(k))
     return nodes[pos], values[pos]
 
 

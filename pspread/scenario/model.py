@@ -39,7 +39,8 @@ PositiveDurationS = Annotated[float, Field(gt=0),
 ParamValue = Union[bool, int, float, str]
 GeneratorKind = Literal["barabasi-albert", "erdos-renyi", "watts-strogatz", "grid"]
 PresetName = Literal["threshold", "spreadr", "ppr"]
-KernelName = Literal["auto", "frontier", "dense", "reference"]
+KernelName = Literal["auto", "frontier", "dense", "push", "reference"]
+StopName = Literal["converged", "topk"]
 ExecutorKind = Literal["process", "inline", "dask"]
 BalanceName = Literal["round-robin", "least-loaded", "power-of-two"]
 PhaseKind = Literal["warmup", "constant", "ramp", "closed"]
@@ -160,11 +161,18 @@ class GraphSpec(_Strict):
 
 # ----------------------------------------------------------------------- model
 class ModelSpec(_Strict):
-    """The spreading model: a preset, parameter overrides and the kernel that runs it."""
+    """The spreading model: a preset, parameter overrides and the kernel that runs it.
+
+    ``stop``, ``exclude_seeds`` and ``degree_penalty`` are model parameters
+    given their own keys (None: the preset's); ``overrides`` wins over them.
+    """
 
     preset: PresetName = "threshold"
     overrides: dict[str, ParamValue] = Field(default_factory=dict)
     kernel: KernelName = "auto"
+    stop: Optional[StopName] = None
+    exclude_seeds: Optional[bool] = None
+    degree_penalty: Optional[float] = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _builds(self) -> "ModelSpec":
@@ -173,7 +181,11 @@ class ModelSpec(_Strict):
 
     def build(self, extra: dict[str, ParamValue] | None = None) -> SpreadModel:
         """The ``SpreadModel`` this section describes (``extra`` overrides on top)."""
-        params = dict(self.overrides)
+        params: dict[str, ParamValue] = {
+            key: value for key in ("stop", "exclude_seeds", "degree_penalty")
+            if (value := getattr(self, key)) is not None
+        }
+        params.update(self.overrides)
         params.update(extra or {})
         try:
             return SpreadModel.preset(self.preset, **params)

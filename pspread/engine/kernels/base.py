@@ -39,6 +39,8 @@ class Activation:
     steps: int  # updates applied
     converged: bool  # stopped because the L1 change fell to the tolerance
     touched: int  # nodes that held activation at any step
+    #: proven L1 distance from the converged answer (the fixed point), where the kernel knows one
+    error_bound: float | None = None
 
 
 class Kernel:
@@ -50,6 +52,9 @@ class Kernel:
         self.graph = graph
         self.model = model
         self.threads = max(1, int(threads))
+        #: how many nodes the answer will hold (``stop: topk`` certifies this many);
+        #: the ``Spreader`` sets it to the k a query asks for
+        self.answer_k = model.top_k
 
     def spread(self, seeds: SeedSet) -> Activation:  # pragma: no cover - interface
         raise NotImplementedError
