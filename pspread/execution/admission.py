@@ -230,9 +230,13 @@ class Admission:
         a.completed_at[c.start:c.stop] = now
         a.worker[c.start:c.stop] = c.worker
         a.attempts[c.start:c.stop] = c.attempts
-        counts = np.bincount(outcome.astype(np.int64), minlength=len(OUTCOMES))
-        self.outcomes += counts
-        self.completed += int(counts[OK] + counts[INVALID])
+        if not outcome.any():  # every row OK (code 0): the common case, no histogram
+            self.outcomes[OK] += c.rows
+            self.completed += c.rows
+        else:
+            counts = np.bincount(outcome.astype(np.int64), minlength=len(OUTCOMES))
+            self.outcomes += counts
+            self.completed += int(counts[OK] + counts[INVALID])
         c.batch.remaining -= c.rows
         return c.batch, c.start, c.stop
 

@@ -64,8 +64,11 @@ class Reply(NamedTuple):
     @property
     def busy_s(self) -> float:
         """The worker's own time on the chunk's queries (rows it ran)."""
-        ran = self.rows["outcome"] != TIMED_OUT
-        return float((self.rows["finished"][ran] - self.rows["started"][ran]).sum())
+        r = self.rows
+        if not r["outcome"].any():  # all OK: every row ran
+            return float(r["finished"].sum() - r["started"].sum())
+        ran = r["outcome"] != TIMED_OUT
+        return float((r["finished"][ran] - r["started"][ran]).sum())
 
     def filler(self, timeout_s: float | None) -> Callable[[Any, int, int], None]:
         """``fill``, plus the reason on rows the worker found past their deadline."""

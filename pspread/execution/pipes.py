@@ -8,7 +8,9 @@ works on the executor's ``Admission`` through its lock:
   goes one query at a time to whichever worker is free (pull: nothing waits
   behind a long query while another worker idles); a long queue means
   saturation, and then every worker also holds a prefetched chunk, so it never
-  waits for a round trip, and chunks grow up to about ``flush_s`` of work;
+  waits for a round trip, and a chunk grows up to about ``CHUNK_S`` of work
+  (a message costs the parent a few hundred µs of CPU on a busy machine, so
+  chunks of a few rows would make coordination the bottleneck);
 * the receiver thread writes each reply's arrays into its batch's answers (one
   lock hold per message, not per query), refills the worker, expires
   deadlines, replaces dead workers and runs the memory guard;
@@ -38,6 +40,8 @@ from pspread.execution.dispatch import make_balancer
 from pspread.execution.slots import Slot, spawn_worker
 
 STOP_GRACE_S = 1.0
+#: most work one chunk holds at saturation (a worker holds two: one computing, one waiting)
+CHUNK_S = 0.1
 Send = tuple[Slot, list[tuple[Any, ...]], "list[tuple[int, SpreadModel]] | None"]
 
 
@@ -96,7 +100,7 @@ class PipeTransport:
         if not adm.queued or not accepting:
             return []
         mean = self.mean_compute_s
-        by_time = int(self.flush_s / mean) + 1 if mean > 0 else self.max_depth
+        by_time = 2 * (int(CHUNK_S / mean) + 1) if mean > 0 else self.max_depth
         depth = max(1, min(self.max_depth, -(-adm.queued // len(accepting)) - 1, by_time))
         piece = max(1, -(-depth // 2))
         room = [s for s in accepting if s.inflight_rows < depth]
@@ -275,8 +279,11 @@ class PipeTransport:
                     out.append(adm.finish_locked(c, reply.outcome, reply.filler(c.batch.timeout_s), now))
                     continue
                 codes = reply.outcome
-                n_ok = int(np.count_nonzero(codes == OK))
-                n_bad = int(np.count_nonzero(codes == INVALID))
+                if not codes.any():  # all OK
+                    n_ok, n_bad = c.rows, 0
+                else:
+                    n_ok = int(np.count_nonzero(codes == OK))
+                    n_bad = int(np.count_nonzero(codes == INVALID))
                 answered += n_ok + n_bad
                 invalid += n_bad
                 out.append(adm.finish_locked(c, codes, reply.filler(c.batch.timeout_s), now))
