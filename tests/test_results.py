@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pspread.load.stats import per_second, summarize
-from pspread.load.thresholds import Observed, evaluate_all, parse_threshold
+from pspread.metrics.stats import per_second, summarize
+from pspread.metrics.thresholds import Observed, evaluate_all, parse_threshold
 from pspread.results import (
     PhaseResult,
     Results,
@@ -23,7 +23,8 @@ from pspread.results import (
     write_json_atomic,
 )
 from pspread.results import export
-from pspread.results.environment import collect_environment, cpu_model, git_revision
+from pspread.metrics.system import cpu_model
+from pspread.results.environment import collect_environment, git_revision
 
 
 def make_results(name: str = "demo", seconds: int = 5, seed: int = 0) -> Results:

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from pspread.execution.base import ExecutorStats, WorkerStats
-from pspread.load.cpu import CpuMeter
+from pspread.metrics.cpu import CpuMeter
 from pspread.load.scaling import ScalingPoint, ScalingReport
 
 

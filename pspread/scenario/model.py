@@ -24,7 +24,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
-from pspread.load.thresholds import METRICS, Threshold, parse_threshold
+from pspread.metrics.thresholds import METRICS, Threshold, parse_threshold
 from pspread.scenario.units import parse_duration
 
 # ------------------------------------------------------------------ field types
@@ -212,7 +212,7 @@ class ExecutorSpec(_Strict):
     def resolved_workers(self, cores: int | None = None) -> int:
         """The worker count: ``auto`` becomes the number of cores this process may use (its CPU affinity)."""
         if self.workers == "auto":
-            from pspread.results.environment import usable_cores
+            from pspread.metrics.system import usable_cores
 
             return max(1, cores if cores is not None else usable_cores())
         return int(self.workers)

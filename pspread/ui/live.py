@@ -25,7 +25,7 @@ from pspread.load.driver import Driver
 from pspread.load.recorder import OK_CODE, OUTCOMES, Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.load.runner import PhaseFigures
-from pspread.load.thresholds import Observed, Threshold, VerdictStatus, evaluate
+from pspread.metrics.thresholds import Observed, Threshold, VerdictStatus, evaluate
 from pspread.scenario.model import PhaseSpec
 
 REFRESH_HZ = 4.0

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pspread.load.runner import PhaseFigures
-from pspread.load.thresholds import Verdict, VerdictStatus
+from pspread.metrics.thresholds import Verdict, VerdictStatus
 
 _MARK = {VerdictStatus.PASS: ("✓", "green"), VerdictStatus.FAIL: ("✗", "red"), VerdictStatus.SKIPPED: ("↷", "yellow")}
 
