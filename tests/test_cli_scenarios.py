@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_validate_ok(app: typer.Typer, tmp_path: Path) -> None:
     path = tmp_path / "fine.yaml"
     path.write_text("name: fine\nthresholds: {latency_ms: ['p(99)<50']}\n")
-    result = runner.invoke(app, ["scenarios", "validate", str(path), str(REPO / "scenarios" / "ci-gate.yaml")])
+    result = runner.invoke(app, ["scenarios", "validate", str(path), str(REPO / "pspread" / "scenarios" / "ci-gate.yaml")])
     assert result.exit_code == 0, result.output
     assert f"OK    {path}: fine" in result.output and "ci-gate" in result.output
 
