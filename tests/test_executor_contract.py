@@ -13,7 +13,7 @@ from typing import Callable
 import pytest
 
 import pspread
-from pspread import Graph, InlineExecutor, Outcome, ProcessExecutor, Query, SpreadModel, Spreader
+from pspread import Graph, InlineExecutor, Outcome, ProcessExecutor, Query, Spreader, SpreadModel
 from pspread.engine.io import save_graph
 from pspread.errors import ExecutorError
 from pspread.execution.base import Executor

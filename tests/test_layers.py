@@ -45,7 +45,10 @@ UI_LIBRARIES: dict[str, frozenset[str]] = {
 
 
 def _layer(path: pathlib.Path) -> str:
-    """``pspread/load/driver.py`` -> ``load``; ``pspread/errors.py`` -> ``errors``; ``pspread/__init__.py`` -> ``pspread``."""
+    """The package a source file belongs to: ``load/driver.py`` -> ``load``, ``errors.py`` -> ``errors``.
+
+    The top-level ``__init__.py`` is ``pspread`` (the lazy public API).
+    """
     rel = path.relative_to(PACKAGE)
     if len(rel.parts) > 1:
         return rel.parts[0]

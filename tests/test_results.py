@@ -10,20 +10,20 @@ import numpy as np
 import pytest
 
 from pspread.metrics.stats import per_second, summarize
+from pspread.metrics.system import cpu_model
 from pspread.metrics.thresholds import Observed, evaluate_all, parse_threshold
 from pspread.results import (
     PhaseResult,
     Results,
     ResultsError,
     ResultsWriter,
+    export,
     read_results,
     to_csv,
     to_markdown,
     utc_now,
     write_json_atomic,
 )
-from pspread.results import export
-from pspread.metrics.system import cpu_model
 from pspread.results.environment import collect_environment, git_revision
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import random_graph
 
 import pspread
 from pspread.engine.kernels import KERNELS
-
-from conftest import random_graph
 
 ALL = list(KERNELS)
 

@@ -166,7 +166,6 @@ class ResourceSampler:
         me = self._me.pid
         parent = now.get(me, 0.0) - self._phase_cpu0.get(me, 0.0)
         workers = sum(v - self._phase_cpu0.get(pid, 0.0) for pid, v in now.items() if pid != me)
-        total = parent + workers
         with self._lock:
             series = list(self._series)
         rss = [r[1] for r in series]

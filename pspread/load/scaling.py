@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pspread.metrics import stats
-from pspread.metrics.cpu import CpuMeter, CpuSplit
 from pspread.load.driver import Driver
 from pspread.load.recorder import Recorder
-from pspread.metrics.thresholds import Observed, cores_reason
 from pspread.load.workload import Workload
+from pspread.metrics import stats
+from pspread.metrics.cpu import CpuMeter, CpuSplit
 from pspread.metrics.system import usable_cores
+from pspread.metrics.thresholds import Observed, cores_reason
 from pspread.scenario.model import Scenario
 
 

@@ -32,7 +32,7 @@ def memory_total_mb() -> float | None:
     try:
         import psutil
 
-        return round(psutil.virtual_memory().total / 2**20, 1)
+        return round(float(psutil.virtual_memory().total) / 2**20, 1)
     except Exception:  # noqa: BLE001 - any failure just means "unknown"
         return None
 

@@ -279,7 +279,8 @@ def _shortcut_rate(phase: dict[str, Any], value: Any, i: int) -> list[Loc]:
         return [("phases", i, "rate_qps")]
     rate = float(value)
     keys = [k for k in ("start_rate_qps", "end_rate_qps") if isinstance(phase.get(k), (int, float))]
-    stages = [s for s in phase.get("stages") or [] if isinstance(s, dict) and isinstance(s.get("target_qps"), (int, float))]
+    stages = [s for s in phase.get("stages") or []
+              if isinstance(s, dict) and isinstance(s.get("target_qps"), (int, float))]
     peak = max([phase[k] for k in keys] + [s["target_qps"] for s in stages] + [0])
     scale = rate / peak if peak > 0 else 0.0
     for k in keys:
@@ -506,6 +507,6 @@ def resolve_scenario(name_or_path: str | Path | None) -> str | Path | None:
     raise ScenarioError(f"{name}: no such scenario file or shipped scenario{hint}")
 
 
-__all__ = ["load_scenario", "default_scenario", "default_scenario_text", "ScenarioValidationError", "Problem", "LineLoader",
-           "env_overrides", "parse_scalar", "parse_set_option", "find_scenarios", "resolve_scenario",
+__all__ = ["load_scenario", "default_scenario", "default_scenario_text", "ScenarioValidationError", "Problem",
+           "LineLoader", "env_overrides", "parse_scalar", "parse_set_option", "find_scenarios", "resolve_scenario",
            "scenario_dirs", "shipped_dir", "allowed_keys", "ENV_VARS", "SHORTCUTS"]

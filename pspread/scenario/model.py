@@ -15,7 +15,6 @@ Python is checked exactly as one read from YAML.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, fields
 from typing import Annotated, Any, Literal, Optional, Union
@@ -360,7 +359,8 @@ class PhaseSpec(_Strict):
             return []
         missing = [k for k in ("start_rate_qps", "end_rate_qps", "duration_s") if getattr(self, k) is None]
         if missing:
-            return [f"a ramp phase needs start_rate_qps, end_rate_qps and duration_s, or stages; missing {', '.join(missing)}"]
+            return ["a ramp phase needs start_rate_qps, end_rate_qps and duration_s, or stages; "
+                    f"missing {', '.join(missing)}"]
         return []
 
     @property

@@ -93,7 +93,8 @@ def scaling_lines(scaling: dict[str, Any] | None) -> list[str]:
     if fit:
         peak = fit.get("peak_workers")
         lines.append(f"    USL fit: sigma={fit['sigma']:.3f} kappa={fit['kappa']:.4f}"
-                     + (f", peak at {peak:.1f} workers" if peak else "") + (f" ({fit['note']})" if fit.get("note") else ""))
+                     + (f", peak at {peak:.1f} workers" if peak else "")
+                     + (f" ({fit['note']})" if fit.get("note") else ""))
     return lines
 
 
