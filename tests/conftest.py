@@ -14,7 +14,7 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-import pspread
+import pspread  # noqa: E402 (after the hypothesis profile is chosen)
 
 
 @pytest.fixture(scope="session")

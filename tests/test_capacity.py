@@ -12,8 +12,8 @@ from pspread.execution.query import Outcome, Query, QueryResult
 from pspread.load.capacity import find_capacity, gates_for, soak
 from pspread.load.driver import Driver
 from pspread.load.runner import Runner
-from pspread.load.thresholds import parse_threshold
 from pspread.load.workload import Workload
+from pspread.metrics.thresholds import parse_threshold
 from pspread.scenario.loader import load_scenario
 
 

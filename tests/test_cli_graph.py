@@ -6,9 +6,7 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
-
 
 runner = CliRunner()
 

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from pspread.cli.run_session import RunSession
-from pspread.results.environment import usable_cores
+from pspread.metrics.system import usable_cores
 from pspread.scenario.loader import load_scenario
 
 runner = CliRunner()

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 import typer
+from test_compare import synthetic  # noqa: E402 (tests/ is on sys.path under pytest)
 from typer.testing import CliRunner
 
 from pspread.results import write_json_atomic
-
-from test_compare import synthetic  # noqa: E402 (tests/ is on sys.path under pytest)
-
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -21,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_validate_ok(app: typer.Typer, tmp_path: Path) -> None:
     path = tmp_path / "fine.yaml"
     path.write_text("name: fine\nthresholds: {latency_ms: ['p(99)<50']}\n")
-    result = runner.invoke(app, ["scenarios", "validate", str(path), str(REPO / "scenarios" / "ci-gate.yaml")])
+    shipped = REPO / "pspread" / "scenarios" / "ci-gate.yaml"
+    result = runner.invoke(app, ["scenarios", "validate", str(path), str(shipped)])
     assert result.exit_code == 0, result.output
     assert f"OK    {path}: fine" in result.output and "ci-gate" in result.output
 

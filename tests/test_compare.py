@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pspread.load.stats import per_second, summarize
+from pspread.metrics.stats import per_second, summarize
 from pspread.results import PhaseResult, Results, utc_now
 from pspread.results.compare import CompareError, compare, parse_fail_on
 

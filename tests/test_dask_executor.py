@@ -38,8 +38,9 @@ from pspread import Outcome, Query  # noqa: E402
 from pspread.errors import ExecutorError, RunAborted  # noqa: E402
 from pspread.execution.dask import DaskExecutor  # noqa: E402
 
-__all__ = ["bundle", "spreader", "test_callback_gets_the_same_result", "test_invalid_queries_are_answered_and_do_not_hurt",
-           "test_map_keeps_order", "test_results_match_the_spreader", "test_run_from_asyncio", "test_stats_add_up",
+__all__ = ["bundle", "spreader", "test_callback_gets_the_same_result",
+           "test_invalid_queries_are_answered_and_do_not_hurt", "test_map_keeps_order",
+           "test_results_match_the_spreader", "test_run_from_asyncio", "test_stats_add_up",
            "test_unknown_text_terms_are_reported"]
 
 _BEFORE = {p.pid for p in psutil.Process().children(recursive=True)}

@@ -178,7 +178,8 @@ def test_text_queries_on_a_converted_labelled_file(tmp_path):
 
 
 # ------------------------------------------------------------------ property
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from pspread.engine.graph import Graph  # noqa: E402
 

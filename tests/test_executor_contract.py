@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import pspread
-from pspread import Graph, InlineExecutor, Outcome, ProcessExecutor, Query, SpreadModel, Spreader
+from pspread import Graph, InlineExecutor, Outcome, ProcessExecutor, Query, Spreader, SpreadModel
 from pspread.engine.io import save_graph
 from pspread.errors import ExecutorError
 from pspread.execution.answers import CODE

@@ -9,21 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pspread.load.stats import per_second, summarize
-from pspread.load.thresholds import Observed, evaluate_all, parse_threshold
+from pspread.metrics.stats import per_second, summarize
+from pspread.metrics.system import cpu_model
+from pspread.metrics.thresholds import Observed, evaluate_all, parse_threshold
 from pspread.results import (
     PhaseResult,
     Results,
     ResultsError,
     ResultsWriter,
+    export,
     read_results,
     to_csv,
     to_markdown,
     utc_now,
     write_json_atomic,
 )
-from pspread.results import export
-from pspread.results.environment import collect_environment, cpu_model, git_revision
+from pspread.results.environment import collect_environment, git_revision
 
 
 def make_results(name: str = "demo", seconds: int = 5, seed: int = 0) -> Results:

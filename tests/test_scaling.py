@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 from pspread.execution.base import ExecutorStats, WorkerStats
-from pspread.load.cpu import CpuMeter
 from pspread.load.scaling import ScalingPoint, ScalingReport
+from pspread.metrics.cpu import CpuMeter
 
 
 def _report() -> ScalingReport:

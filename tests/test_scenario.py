@@ -15,6 +15,7 @@ from pspread.scenario.loader import (
     load_scenario,
     parse_set_option,
     resolve_scenario,
+    shipped_dir,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,13 +205,35 @@ def test_default_scenario_is_short_and_gated() -> None:
     assert {t.metric for t in s.parsed_thresholds()} >= {"error_rate", "latency_ms"}
 
 
-SHIPPED = sorted((REPO / "scenarios").glob("*.yaml"))
+SHIPPED = sorted((REPO / "pspread" / "scenarios").glob("*.yaml"))
 
 
 def test_shipped_scenarios_exist() -> None:
     names = {p.stem for p in SHIPPED}
-    assert {"quickstart", "seed-targets", "ci-gate", "large-graph", "mixed-queries", "soak"} <= names
+    assert {"quickstart", "seed-targets", "ci-gate", "large-graph", "mixed-queries", "soak", "default"} <= names
     assert set(names) <= set(find_scenarios())
+    assert shipped_dir().resolve() == (REPO / "pspread" / "scenarios").resolve()
+
+
+def test_shipped_scenarios_have_one_home() -> None:
+    # the top-level folder keeps only its README (the reference); the files are package data
+    assert not sorted((REPO / "scenarios").glob("*.y*ml"))
+    assert (REPO / "scenarios" / "README.md").is_file()
+
+
+def test_checkout_paths_of_shipped_scenarios_still_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_scenario("scenarios/ci-gate.yaml") == shipped_dir() / "ci-gate.yaml"
+    assert resolve_scenario("seed-targets") == shipped_dir() / "seed-targets.yaml"
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        resolve_scenario("scenarios/no-such.yaml")
+    with pytest.raises(ScenarioError):
+        resolve_scenario("elsewhere/ci-gate.yaml")  # only the old checkout form is redirected
+    own = tmp_path / "scenarios" / "ci-gate.yaml"  # a user's own file of that name wins
+    own.parent.mkdir()
+    own.write_text("name: ci-gate\n")
+    assert resolve_scenario("scenarios/ci-gate.yaml") == "scenarios/ci-gate.yaml"
+    assert resolve_scenario("ci-gate") == Path.cwd() / "scenarios" / "ci-gate.yaml"
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
@@ -221,12 +244,12 @@ def test_every_shipped_scenario_validates(path: Path) -> None:
 
 
 def test_seed_targets_and_ci_gate_contents() -> None:
-    seed = load_scenario(REPO / "scenarios" / "seed-targets.yaml", environ=NO_ENV)
+    seed = load_scenario(shipped_dir() / "seed-targets.yaml", environ=NO_ENV)
     gates = {(t.metric, t.source) for t in seed.parsed_thresholds()}
     assert {("throughput_qps", "value>=100"), ("latency_ms", "p(99)<50"), ("speedup", "value>=4"),
             ("coordination_overhead", "value<0.02")} <= gates
     assert seed.speedup is not None and seed.speedup.max_workers == 4
-    ci = load_scenario(REPO / "scenarios" / "ci-gate.yaml", environ=NO_ENV)
+    ci = load_scenario(shipped_dir() / "ci-gate.yaml", environ=NO_ENV)
     assert 20 <= ci.total_duration_s() <= 40
     assert ci.speedup is not None and ci.speedup.max_workers == 2
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import random_graph
 
 import pspread
 from pspread.engine.kernels import KERNELS
-
-from conftest import random_graph
 
 # the step kernels (push computes only the fixed point of PPR-like models: tests/test_push.py)
 ALL = [k for k in KERNELS if k != "push"]

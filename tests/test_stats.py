@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pspread.load.stats import (
+from pspread.metrics.stats import (
     Series,
     coordination_overhead,
     efficiency,

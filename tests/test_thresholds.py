@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pspread.errors import ScenarioError
-from pspread.load.thresholds import (
+from pspread.metrics.thresholds import (
     Observed,
     VerdictStatus,
     evaluate,

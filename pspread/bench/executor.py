@@ -136,7 +136,6 @@ def _added_latency(ex: ProcessExecutor, ids: np.ndarray, rate: float, seconds: f
     """Open-model run at ``rate``: p50/p99 of end-to-end minus the worker's compute time (ms)."""
     from pspread.load.driver import Driver
     from pspread.load.schedule import ArrivalSchedule
-
     from pspread.load.workload import Workload
 
     batches: list[Any] = []
@@ -158,7 +157,8 @@ def _added_latency(ex: ProcessExecutor, ids: np.ndarray, rate: float, seconds: f
     keep: Any = _Keep()
     Driver(ex).run_open(source, intended, keep)
     added = np.concatenate([(a.latency_s - a.compute_s)[s:e] for a, s, e in batches]) if batches else np.zeros(1)
-    return {"rate_qps": rate, "p50": float(np.percentile(added, 50) * 1e3), "p99": float(np.percentile(added, 99) * 1e3)}
+    return {"rate_qps": rate, "p50": float(np.percentile(added, 50) * 1e3),
+            "p99": float(np.percentile(added, 99) * 1e3)}
 
 
 _POOL: dict[str, Any] = {}

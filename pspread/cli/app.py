@@ -1,48 +1,95 @@
-"""The ``pspread`` command: every subcommand is registered here.
+"""The ``pspread`` command: every subcommand is registered here, and imported only when it runs.
 
 Each command lives in its own module with a ``register(app)`` function, so
-this file is only the table of contents.
+this file is only the table of contents.  The command modules import the
+engine, numba, scipy and pydantic; importing them all to print ``pspread
+--help`` took seconds.  So the table below also carries each command's
+one-line help: ``pspread --help`` lists the commands from it, and a command's
+module is imported (and registered for real) only when that command is
+resolved -- to run it or to print its own ``--help``.  tests/test_cli_app.py
+checks that every help screen is the same as with every module imported.
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 import typer
 
 from pspread.cli.errors import ErrorHandlingGroup
 
-app = typer.Typer(
-    name="pspread",
-    cls=ErrorHandlingGroup,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help=(
+#: command name -> (the module whose ``register(app)`` adds it, the line ``pspread --help`` shows for it),
+#: in the order ``pspread --help`` lists them (single commands first, then groups, as Typer orders them)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "query": ("pspread.cli.query_cmd", "Spread activation from the seeds and print the top-k nodes."),
+    "compare": ("pspread.cli.compare_cmd",
+                "Compare two results files; exit 1 only on a change beyond tolerance that is also significant."),
+    "run": ("pspread.cli.run_cmd",
+            "Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."),
+    "stress": ("pspread.cli.run_cmd",
+               "Find the capacity knee (the highest rate that meets the latency and error gates), or soak."),
+    "speedup": ("pspread.cli.run_cmd", "Speedup and efficiency of W workers over 1 on one fixed query set; "
+                "counts above the cores are SKIPPED."),
+    "graph": ("pspread.cli.graph_cmd",
+              "Make, import and inspect graph bundles (folders of .npy arrays opened with mmap)."),
+    "bench": ("pspread.cli.bench_cmd", "Micro-benchmarks of kernels and executors."),
+    "scenarios": ("pspread.cli.scenarios_cmd", "Validate, list and show benchmark scenarios (YAML files)."),
+}
+
+#: the settings of the ``pspread`` command (also those a command module registers onto)
+SETTINGS: dict[str, Any] = {
+    "name": "pspread",
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "help": (
         "Fast parallel spreading-activation queries over graphs, and the tool that "
         "benchmarks and stresses them.\n\n"
         "Start with `pspread run` (a built-in scenario, no files needed), or build a graph with "
         "`pspread graph generate` and ask it something with `pspread query`."
     ),
-)
-
-# Command modules, each with a register(app) function; add new ones here.
-_COMMAND_MODULES = [
-    "pspread.cli.graph_cmd",
-    "pspread.cli.query_cmd",
-    "pspread.cli.bench_cmd",
-    "pspread.cli.scenarios_cmd",
-    "pspread.cli.compare_cmd",
-    "pspread.cli.run_cmd",
-]
+}
 
 
-def _register_all() -> None:
-    from importlib import import_module
+def module_commands(module: str) -> dict[str, Any]:
+    """The click commands ``module.register`` adds, built exactly as on the ``pspread`` command itself."""
+    holder = typer.Typer(**SETTINGS, cls=ErrorHandlingGroup)
+    import_module(module).register(holder)
+    return dict(typer.main.get_group(holder).commands)
 
-    for name in _COMMAND_MODULES:
-        import_module(name).register(app)
+
+class _Listed(typer.core.TyperCommand):
+    """A command as ``pspread --help`` lists it, before its module is imported."""
+
+    def __init__(self, name: str, summary: str) -> None:
+        super().__init__(name, help=summary)
 
 
-_register_all()
+class LazyGroup(ErrorHandlingGroup):
+    """The ``pspread`` group: commands from ``COMMANDS``, each module imported when one of its commands is resolved."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (_, summary) in COMMANDS.items():
+            self.commands.setdefault(name, _Listed(name, summary))
+
+    def _load(self, name: str) -> None:
+        if name in COMMANDS and isinstance(self.commands.get(name), _Listed):
+            self.commands.update(module_commands(COMMANDS[name][0]))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args:
+            self._load(args[0])
+        return super().resolve_command(ctx, args)
+
+
+def _no_options() -> None:
+    # The group needs a callback to be a group while no command is registered yet; it takes no options.
+    pass
+
+
+app = typer.Typer(**SETTINGS, cls=LazyGroup, callback=_no_options)
 
 
 def main() -> None:

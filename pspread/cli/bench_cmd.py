@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-
-import numpy as np
 from typing import List, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table

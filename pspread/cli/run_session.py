@@ -20,9 +20,9 @@ from rich.console import Console
 
 from pspread.cli.errors import EXIT_ABORTED, EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pspread.errors import PspreadError, RunAborted
-from pspread.load import stats
 from pspread.load.runner import PhaseFigures, Runner, observed_for
-from pspread.load.thresholds import Observed, Verdict
+from pspread.metrics import stats
+from pspread.metrics.thresholds import Observed, Verdict
 from pspread.results import PhaseResult, Results, ResultsWriter, to_markdown, utc_now, write_json_atomic
 from pspread.results.environment import collect_environment
 from pspread.scenario.model import Scenario

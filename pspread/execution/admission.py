@@ -33,8 +33,19 @@ import numpy as np
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ExecutorError
-from pspread.execution.answers import (CANCELLED, CODE, INVALID, OK, OUTCOMES, OVERLOADED, PENDING, TIMED_OUT,
-                                       WORKER_LOST, Answers, SeedBlock)
+from pspread.execution.answers import (
+    CANCELLED,
+    CODE,
+    INVALID,
+    OK,
+    OUTCOMES,
+    OVERLOADED,
+    PENDING,
+    TIMED_OUT,
+    WORKER_LOST,
+    Answers,
+    SeedBlock,
+)
 from pspread.execution.base import ExecutorStats, WorkerStats
 from pspread.execution.query import Query
 

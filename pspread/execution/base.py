@@ -207,7 +207,8 @@ class Executor(ABC):
         for i, (seeds, queries) in enumerate(parts):
             n = len(seeds)
             with cond:
-                if not cond.wait_for(lambda: outstanding[0] == 0 or outstanding[0] + n <= window, wait_s):
+                # the predicate runs only within this iteration, so it sees this n
+                if not cond.wait_for(lambda: outstanding[0] == 0 or outstanding[0] + n <= window, wait_s):  # noqa: B023
                     raise TimeoutError(f"no room for more queries within {wait_s} s")
                 outstanding[0] += n
             m = model if queries is None else queries[0].model

@@ -1,1 +1,1 @@
-"""Load generation and measurement: workloads, arrival schedules, the driver, stats and gates."""
+"""Load generation: workloads, arrival schedules, the driver, the recorder and the runs built on them."""

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pspread.load.runner import PhaseFigures, Runner, observed_for
-from pspread.load.thresholds import Threshold, VerdictStatus, evaluate, parse_threshold
+from pspread.metrics.thresholds import Threshold, VerdictStatus, evaluate, parse_threshold
 from pspread.scenario.model import PhaseSpec
 
 DEFAULT_LATENCY = "p(99)<100"

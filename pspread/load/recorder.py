@@ -3,8 +3,9 @@
 The driver's completion callback calls :meth:`Recorder.record_rows` once per
 run of finished rows, from an executor's receiver thread, so recording is a
 lock and a few slice copies from the batch's ``Answers`` into preallocated
-numpy chunks -- no object per sample, no list growth.  Readers (the live view, the summary) take :meth:`snapshot` copies and
-do their maths there, off the hot path.
+numpy chunks -- no object per sample, no list growth.  Readers (the live
+view, the summary) take :meth:`snapshot` copies and do their maths there, off
+the hot path.
 
 Times are ``time.perf_counter()`` seconds.  Each sample keeps the intended
 start (latency is measured from it: no coordinated omission), the actual
@@ -22,6 +23,7 @@ from pspread.execution.answers import CODE as _OUTCOME_CODE
 from pspread.execution.answers import OK as OK_CODE
 from pspread.execution.answers import OUTCOMES, Answers
 from pspread.execution.query import QueryResult
+
 CHUNK = 1 << 16
 
 

@@ -4,7 +4,7 @@ The sampler wakes every ``interval_s`` (0.5 s by default), reads CPU% and RSS
 of this process and of each pid the executor reports, and keeps a small time
 series.  Per phase it also splits the CPU *times* between the start and the
 end into query work, executor (coordination) and load generation, as
-``pspread.load.cpu`` defines them.
+``pspread.metrics.cpu`` defines them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import psutil
 
-from pspread.load.cpu import CpuMeter, CpuSplit
+from pspread.metrics.cpu import CpuMeter, CpuSplit
 
 
 @dataclass
@@ -166,7 +166,6 @@ class ResourceSampler:
         me = self._me.pid
         parent = now.get(me, 0.0) - self._phase_cpu0.get(me, 0.0)
         workers = sum(v - self._phase_cpu0.get(pid, 0.0) for pid, v in now.items() if pid != me)
-        total = parent + workers
         with self._lock:
             series = list(self._series)
         rss = [r[1] for r in series]

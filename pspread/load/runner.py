@@ -27,13 +27,13 @@ import numpy as np
 from pspread.engine.graph import Graph
 from pspread.errors import ExecutorError, RunAborted, ScenarioError
 from pspread.execution.base import Executor
-from pspread.load import stats
 from pspread.load.driver import Driver, DriverReport
 from pspread.load.recorder import Recorder, Samples
 from pspread.load.resources import PhaseResources, ResourceSampler
 from pspread.load.schedule import ArrivalSchedule
-from pspread.load.thresholds import SCALING_METRICS, Observed, Verdict, evaluate_all
 from pspread.load.workload import Workload, workload_for
+from pspread.metrics import stats
+from pspread.metrics.thresholds import SCALING_METRICS, Observed, Verdict, evaluate_all
 from pspread.scenario.model import PhaseSpec, Scenario
 
 CACHE_ENV = "PSPREAD_CACHE_DIR"

@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pspread.load import stats
-from pspread.load.cpu import CpuMeter, CpuSplit
 from pspread.load.driver import Driver
 from pspread.load.recorder import Recorder
-from pspread.load.thresholds import Observed, cores_reason
 from pspread.load.workload import Workload
-from pspread.results.environment import usable_cores
+from pspread.metrics import stats
+from pspread.metrics.cpu import CpuMeter, CpuSplit
+from pspread.metrics.system import usable_cores
+from pspread.metrics.thresholds import Observed, cores_reason
 from pspread.scenario.model import Scenario
 
 
@@ -37,7 +37,7 @@ class ScalingPoint:
     efficiency: float | None = None
     errors: int = 0
     skipped: str | None = None
-    #: executor CPU outside query work ÷ all CPU while the set ran at saturation (see ``pspread.load.cpu``)
+    #: executor CPU outside query work ÷ all CPU while the set ran at saturation (see ``pspread.metrics.cpu``)
     coordination_overhead: float | None = None
     #: driver, recorder and live view CPU ÷ all CPU over the same span
     load_generation: float | None = None

@@ -95,7 +95,8 @@ def read_query_file(path: str | Path, labels: Labels | None = None) -> list[str]
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError(f"workload.query_file: {p} does not exist; give a file with one text query per line") from None
+        raise ScenarioError(f"workload.query_file: {p} does not exist; "
+                            "give a file with one text query per line") from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"workload.query_file: {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     lines = [ln.strip() for ln in text.splitlines()]

@@ -2,13 +2,14 @@
 
 A latency figure without the machine behind it cannot be compared; every
 results file records this, and ``compare`` warns when two runs differ in it.
-Each probe tolerates failure (no /proc, no git, a missing library) and records
-None instead, because a results file must be written even on odd machines.
+The machine's facts come from ``pspread.metrics.system``; this module adds what
+the record needs beyond them (library versions, the git revision).  Each probe
+tolerates failure (no git, a missing library) and records None instead,
+because a results file must be written even on odd machines.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import sys
@@ -16,24 +17,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pspread.metrics.system import cpu_model, logical_cores, memory_total_mb, physical_cores, usable_cores
+
 #: distributions whose versions are recorded (missing ones as None)
 LIBRARIES = ("pspread", "numpy", "scipy", "numba", "pydantic", "psutil", "pyyaml", "typer", "rich",
              "dask", "distributed")
 #: fields that must match for two runs' numbers to be comparable
 COMPARABLE_KEYS = ("cpu_model", "cores_logical", "cores_physical", "python")
-
-
-def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
-    """The CPU's marketing name from ``/proc/cpuinfo``, else ``platform.processor()``."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Hardware", "Processor", "cpu model") and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
@@ -63,37 +53,11 @@ def git_revision(path: str | Path | None = None) -> dict[str, Any] | None:
         return None
 
 
-def memory_total_mb() -> float | None:
-    try:
-        import psutil
-
-        return round(psutil.virtual_memory().total / 2**20, 1)
-    except Exception:  # noqa: BLE001 - any failure just means "unknown"
-        return None
-
-
-def physical_cores() -> int | None:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False)
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask), which a container may limit."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def collect_environment() -> dict[str, Any]:
-    """Everything above, as one JSON-ready dict."""
+    """The machine's facts, the platform, library versions and git revision, as one JSON-ready dict."""
     return {
         "cpu_model": cpu_model(),
-        "cores_logical": os.cpu_count(),
+        "cores_logical": logical_cores(),
         "cores_physical": physical_cores(),
         "cores_usable": usable_cores(),
         "memory_total_mb": memory_total_mb(),

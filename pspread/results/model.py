@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from pspread.errors import PspreadError
-from pspread.load.stats import LatencySummary, Series
-from pspread.load.thresholds import Verdict
+from pspread.metrics.stats import LatencySummary, Series
+from pspread.metrics.thresholds import Verdict
 
 SCHEMA_VERSION = 1
 #: how a run ended, as recorded in ``Results.status``

@@ -279,7 +279,8 @@ def _shortcut_rate(phase: dict[str, Any], value: Any, i: int) -> list[Loc]:
         return [("phases", i, "rate_qps")]
     rate = float(value)
     keys = [k for k in ("start_rate_qps", "end_rate_qps") if isinstance(phase.get(k), (int, float))]
-    stages = [s for s in phase.get("stages") or [] if isinstance(s, dict) and isinstance(s.get("target_qps"), (int, float))]
+    stages = [s for s in phase.get("stages") or []
+              if isinstance(s, dict) and isinstance(s.get("target_qps"), (int, float))]
     peak = max([phase[k] for k in keys] + [s["target_qps"] for s in stages] + [0])
     scale = rate / peak if peak > 0 else 0.0
     for k in keys:
@@ -422,9 +423,23 @@ def _looks_like_text(source: str) -> bool:
     return "\n" in source or (":" in source and not Path(source).exists())
 
 
+#: the package folder holding the shipped scenarios (and the built-in default), as package data
+SHIPPED_PACKAGE, SHIPPED_FOLDER = "pspread", "scenarios"
+
+
+def shipped_dir() -> Path:
+    """The folder of shipped scenarios inside the installed package (a checkout's ``pspread/scenarios``).
+
+    Found through ``importlib.resources``, so an installed pspread finds the
+    same files as a checkout does; pspread is installed as plain files (not a
+    zip), so the folder is a real path.
+    """
+    return Path(str(resources.files(SHIPPED_PACKAGE).joinpath(SHIPPED_FOLDER)))
+
+
 def default_scenario_text() -> str:
     """The YAML of the built-in default scenario (shipped as package data)."""
-    return resources.files("pspread").joinpath("scenarios/default.yaml").read_text(encoding="utf-8")
+    return resources.files(SHIPPED_PACKAGE).joinpath(SHIPPED_FOLDER, "default.yaml").read_text(encoding="utf-8")
 
 
 def default_scenario() -> Scenario:
@@ -437,8 +452,8 @@ def default_scenario() -> Scenario:
 
 
 def scenario_dirs() -> list[Path]:
-    """Where shipped scenarios live: ``./scenarios`` and the repository's ``scenarios/`` folder."""
-    candidates = [Path.cwd() / "scenarios", Path(__file__).resolve().parents[2] / "scenarios"]
+    """Where scenarios are found by name: ``./scenarios`` (a user's own) and the shipped ones in the package."""
+    candidates = [Path.cwd() / "scenarios", shipped_dir()]
     seen: list[Path] = []
     for folder in candidates:
         if folder.is_dir() and folder.resolve() not in [s.resolve() for s in seen]:
@@ -447,7 +462,7 @@ def scenario_dirs() -> list[Path]:
 
 
 def find_scenarios() -> dict[str, Path | None]:
-    """Shipped scenarios by name (``default`` is built in and has no path)."""
+    """Scenarios by name, ``./scenarios`` first, then the shipped ones (``default`` is built in and has no path)."""
     found: dict[str, Path | None] = {"default": None}
     for folder in scenario_dirs():
         for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
@@ -455,10 +470,32 @@ def find_scenarios() -> dict[str, Path | None]:
     return found
 
 
+def _shipped_by_checkout_path(path: Path) -> Path | None:
+    """``scenarios/ci-gate.yaml`` (where the shipped scenarios lived in a checkout) -> the shipped file.
+
+    Only that exact relative form, and only when no such file exists, so a
+    user's own ``scenarios/`` folder always wins.
+    """
+    if path.is_absolute() or len(path.parts) != 2 or path.parts[0] != SHIPPED_FOLDER:
+        return None
+    if path.suffix not in (".yaml", ".yml") or path.stem == "default":
+        return None
+    shipped = shipped_dir() / path.name
+    return shipped if shipped.is_file() else None
+
+
 def resolve_scenario(name_or_path: str | Path | None) -> str | Path | None:
-    """A file path as given, or a shipped scenario's path by name (``seed-targets``)."""
+    """A file path as given, or a shipped scenario's path by name (``seed-targets``).
+
+    ``scenarios/seed-targets.yaml`` also finds the shipped scenario when there
+    is no such file here: the shipped scenarios used to live in a checkout's
+    top-level ``scenarios/`` folder, and commands written for it keep working.
+    """
     if name_or_path is None or Path(name_or_path).is_file():
         return name_or_path
+    shipped = _shipped_by_checkout_path(Path(name_or_path))
+    if shipped is not None:
+        return shipped
     known = find_scenarios()
     name = str(name_or_path)
     if name in known:
@@ -470,6 +507,6 @@ def resolve_scenario(name_or_path: str | Path | None) -> str | Path | None:
     raise ScenarioError(f"{name}: no such scenario file or shipped scenario{hint}")
 
 
-__all__ = ["load_scenario", "default_scenario", "default_scenario_text", "ScenarioValidationError", "Problem", "LineLoader",
-           "env_overrides", "parse_scalar", "parse_set_option", "find_scenarios", "resolve_scenario",
-           "scenario_dirs", "allowed_keys", "ENV_VARS", "SHORTCUTS"]
+__all__ = ["load_scenario", "default_scenario", "default_scenario_text", "ScenarioValidationError", "Problem",
+           "LineLoader", "env_overrides", "parse_scalar", "parse_set_option", "find_scenarios", "resolve_scenario",
+           "scenario_dirs", "shipped_dir", "allowed_keys", "ENV_VARS", "SHORTCUTS"]

@@ -15,7 +15,6 @@ Python is checked exactly as one read from YAML.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, fields
 from typing import Annotated, Any, Literal, Optional, Union
@@ -24,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
-from pspread.load.thresholds import METRICS, Threshold, parse_threshold
+from pspread.metrics.thresholds import METRICS, Threshold, parse_threshold
 from pspread.scenario.units import parse_duration
 
 # ------------------------------------------------------------------ field types
@@ -224,7 +223,7 @@ class ExecutorSpec(_Strict):
     def resolved_workers(self, cores: int | None = None) -> int:
         """The worker count: ``auto`` becomes the number of cores this process may use (its CPU affinity)."""
         if self.workers == "auto":
-            from pspread.results.environment import usable_cores
+            from pspread.metrics.system import usable_cores
 
             return max(1, cores if cores is not None else usable_cores())
         return int(self.workers)
@@ -372,7 +371,8 @@ class PhaseSpec(_Strict):
             return []
         missing = [k for k in ("start_rate_qps", "end_rate_qps", "duration_s") if getattr(self, k) is None]
         if missing:
-            return [f"a ramp phase needs start_rate_qps, end_rate_qps and duration_s, or stages; missing {', '.join(missing)}"]
+            return ["a ramp phase needs start_rate_qps, end_rate_qps and duration_s, or stages; "
+                    f"missing {', '.join(missing)}"]
         return []
 
     @property

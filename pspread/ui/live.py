@@ -25,7 +25,7 @@ from pspread.load.driver import Driver
 from pspread.load.recorder import OK_CODE, OUTCOMES, Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.load.runner import PhaseFigures
-from pspread.load.thresholds import Observed, Threshold, VerdictStatus, evaluate
+from pspread.metrics.thresholds import Observed, Threshold, VerdictStatus, evaluate
 from pspread.scenario.model import PhaseSpec
 
 REFRESH_HZ = 4.0
@@ -217,7 +217,8 @@ def plain_line(f: LiveFigures) -> str:
     """One log line: what a CI job page shows every second."""
     progress = f"{f.elapsed_s:.0f}s/{f.planned_s:.0f}s" if f.planned_s else f"{f.elapsed_s:.0f}s"
     errors = ",".join(f"{k}={v}" for k, v in f.errors.items()) or "0"
-    cpu = " ".join(f"{'parent' if role == 'parent' else 'w' + role.split()[-1]}={c:.0f}%" for role, _, c, _ in f.processes)
+    cpu = " ".join(f"{'parent' if role == 'parent' else 'w' + role.split()[-1]}={c:.0f}%"
+                   for role, _, c, _ in f.processes)
     return (f"[{f.phase}] {progress} q/s now {f.current_qps:.0f} avg {f.overall_qps:.0f} | "
             f"p50 {_ms(f.p50)} p95 {_ms(f.p95)} p99 {_ms(f.p99)} max {_ms(f.max)} | errors {errors} | "
             f"in flight {f.in_flight} late {f.late} dropped {f.dropped} | cpu {cpu}")

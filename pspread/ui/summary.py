@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pspread.load.runner import PhaseFigures
-from pspread.load.thresholds import Verdict, VerdictStatus
+from pspread.metrics.thresholds import Verdict, VerdictStatus
 
 _MARK = {VerdictStatus.PASS: ("✓", "green"), VerdictStatus.FAIL: ("✗", "red"), VerdictStatus.SKIPPED: ("↷", "yellow")}
 
@@ -93,7 +93,8 @@ def scaling_lines(scaling: dict[str, Any] | None) -> list[str]:
     if fit:
         peak = fit.get("peak_workers")
         lines.append(f"    USL fit: sigma={fit['sigma']:.3f} kappa={fit['kappa']:.4f}"
-                     + (f", peak at {peak:.1f} workers" if peak else "") + (f" ({fit['note']})" if fit.get("note") else ""))
+                     + (f", peak at {peak:.1f} workers" if peak else "")
+                     + (f" ({fit['note']})" if fit.get("note") else ""))
     return lines
 
 

@@ -18,7 +18,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -274,7 +274,9 @@ def _latency_stat(threshold: Threshold, observed: Observed) -> tuple[float | Non
             return None, "no latency samples (no query succeeded)"
         if threshold.percentile is not None:
             return float(np.percentile(arr, threshold.percentile)), ""
-        func = {"avg": np.mean, "med": np.median, "min": np.min, "max": np.max}[threshold.stat]
+        funcs: dict[str, Callable[[np.ndarray], Any]] = {"avg": np.mean, "med": np.median, "min": np.min,
+                                                          "max": np.max}
+        func = funcs[threshold.stat]
         return float(func(arr)), ""
     summary = observed.latency_summary
     if summary is not None and threshold.stat in summary and summary[threshold.stat] is not None:
