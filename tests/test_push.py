@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_graph
 
 import pspread
 from pspread.engine._topk import rank_divisor
 from pspread.engine.generators import barabasi_albert, watts_strogatz
 from pspread.engine.kernels import make_kernel
 from pspread.errors import ModelError
-
-from conftest import random_graph
 
 CONVERGED = dict(max_steps=5000, tolerance=1e-13, stop="converged")
 

@@ -77,7 +77,8 @@ def peers_cmd(
     rounds: Annotated[int, typer.Option(help="Interleaved rounds (the spread of the figures).", min=1)] = 3,
     top: Annotated[int, typer.Option("--top", "-k", help="k of recall@k.", min=1)] = 20,
     seeds: Annotated[int, typer.Option(help="Seed nodes per query.", min=1)] = 3,
-    peers: Annotated[str, typer.Option(help="Comma-separated peers: networkx, igraph, sknetwork.")] = "networkx,igraph,sknetwork",
+    peers: Annotated[str, typer.Option(help="Comma-separated peers: networkx, igraph, sknetwork.")] = (
+        "networkx,igraph,sknetwork"),
     seed: Annotated[int, typer.Option(help="Random seed of the query set.")] = 1,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a ppr parameter of pspread's run, "
                                                       "e.g. --set tie_tolerance=0 (repeatable).")] = None,

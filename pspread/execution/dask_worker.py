@@ -42,7 +42,6 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-
 from pspread.execution.answering import HOOKS_ENV, Reply, SpreaderCache, all_invalid, answer_chunk
 from pspread.execution.dask_cluster import handler_names
 from pspread.execution.worker import pin_threads

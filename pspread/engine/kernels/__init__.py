@@ -29,7 +29,8 @@ def make_kernel(name: str, graph: Graph, model: SpreadModel, threads: int = 1) -
             from pspread.engine.kernels.dense import DenseKernel as cls
     elif key == "frontier":
         if model.stop == "topk":
-            raise ModelError("the frontier kernel has no top-k stop; use stop: converged, or kernel push, dense or auto")
+            raise ModelError("the frontier kernel has no top-k stop; use stop: converged, "
+                             "or kernel push, dense or auto")
         from pspread.engine.kernels.frontier import FrontierKernel as cls
     elif key == "push":
         from pspread.engine.kernels.push import PushKernel as cls

@@ -29,13 +29,13 @@ from typing import Sequence
 
 import numpy as np
 
+from pspread.engine._topk import rank_divisor
 from pspread.engine.graph import Graph
 from pspread.engine.kernels.base import Activation, Kernel, SeedSet
 from pspread.engine.kernels.dense import DenseKernel
 from pspread.engine.kernels.frontier import FrontierKernel
 from pspread.engine.kernels.push import PushKernel
 from pspread.engine.kernels.stepstop import iterate_topk
-from pspread.engine._topk import rank_divisor
 from pspread.engine.model import SpreadModel
 
 #: hand over to the dense kernel when one step's firing nodes own more than

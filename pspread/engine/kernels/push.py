@@ -26,11 +26,11 @@ from typing import Sequence
 
 import numpy as np
 
+from pspread.engine._topk import rank_divisor
 from pspread.engine.graph import Graph
 from pspread.engine.kernels import _push_jit as jit
 from pspread.engine.kernels.base import Activation, Kernel, SeedSet
 from pspread.engine.model import SpreadModel
-from pspread.engine._topk import rank_divisor
 from pspread.errors import ModelError
 
 #: residual threshold of the first round, per unit of out-degree and of seed mass.
