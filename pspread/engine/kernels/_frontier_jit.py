@@ -211,6 +211,9 @@ def spread_lazy(
         n_fire = 0
         due = 0
         for k in range(n_cand):
+            if k + 4 * PREFETCH_AHEAD < n_cand:
+                prefetch(act, cand[k + 4 * PREFETCH_AHEAD])
+                prefetch(flags, cand[k + 4 * PREFETCH_AHEAD])
             i = cand[k]
             flags[i] &= ~CAND
             v = act[i] * c
@@ -266,6 +269,7 @@ def spread_lazy(
             gs = g * inv_c
             for e in range(indptr[i], indptr[i + 1]):
                 prefetch(act, indices[e])
+                prefetch(flags, indices[e])
             for e in range(indptr[i], indptr[i + 1]):
                 j = indices[e]
                 old = act[j]
@@ -339,6 +343,9 @@ def collect_and_reset(act, seen, active, n_active, out_nodes, out_vals, scale): 
     """Copy the positive activations (stored value x ``scale``) out and zero the pool; returns how many."""
     m = 0
     for k in range(n_active):
+        if k + 4 * PREFETCH_AHEAD < n_active:
+            prefetch(act, active[k + 4 * PREFETCH_AHEAD])
+            prefetch(seen, active[k + 4 * PREFETCH_AHEAD])
         i = active[k]
         v = act[i] * scale
         if v > 0:
