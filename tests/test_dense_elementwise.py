@@ -57,13 +57,14 @@ def test_numexpr_thread_setting_is_put_back():
         numexpr.set_num_threads(before)
 
 
-def test_auto_path_follows_size_and_threads():
+def test_auto_path_follows_block_size():
     g = pspread.generate_graph("ba", nodes=50, degree=2, seed=1)
     model = pspread.SpreadModel()
-    assert DenseKernel(g, model, threads=1).elementwise_path(10 * NUMEXPR_MIN_ELEMENTS) == "numpy"
-    two = DenseKernel(g, model, threads=2)
-    assert two.elementwise_path(NUMEXPR_MIN_ELEMENTS) == "numexpr"
-    assert two.elementwise_path(NUMEXPR_MIN_ELEMENTS - 1) == "numpy"
-    two.close()
+    for threads in (1, 2):
+        kernel = DenseKernel(g, model, threads=threads)
+        assert kernel.elementwise_path(NUMEXPR_MIN_ELEMENTS) == "numexpr"
+        assert kernel.elementwise_path(NUMEXPR_MIN_ELEMENTS - 1) == "numpy"
+        kernel.close()
+    assert DenseKernel(g, model, elementwise="numexpr").elementwise_path(10) == "numexpr"
     with pytest.raises(ModelError, match="elementwise must be one of"):
         DenseKernel(g, model, elementwise="fortran")

@@ -8,9 +8,8 @@ decay, restart, suppression) runs on buffers reused across steps, either as
 in-place numpy operations or as fused numexpr expressions (``ElementwiseStep``).
 numexpr makes one pass where numpy makes several, but its interpreter costs
 more per element than numpy's SIMD loops, so it only pays once the block is out
-of cache and it has a second thread: ``auto`` takes it for blocks of
-``NUMEXPR_MIN_ELEMENTS`` or more on 2+ threads (figures in docs/bundles.md;
-``pspread bench kernels`` measures both paths).
+of cache: ``auto`` takes it for blocks of ``NUMEXPR_MIN_ELEMENTS`` or more
+(figures in docs/bundles.md; ``pspread bench kernels`` measures both paths).
 
 One large query can use several cores: the product is split into row blocks run
 on threads (scipy releases the GIL inside the product).  ``threads=1`` keeps a
@@ -41,8 +40,12 @@ from pspread.errors import ModelError
 MAX_BLOCK = 16
 
 ELEMENTWISE_PATHS = ("auto", "numpy", "numexpr")
-#: blocks of at least this many elements take numexpr when the kernel has 2+ threads
-NUMEXPR_MIN_ELEMENTS = 1_000_000
+#: blocks of at least this many elements take numexpr.  Measured (bench_elementwise,
+#: threshold preset, shared 2-core machine): numpy wins at 10^5 (0.64 vs 1.16 ms on
+#: 2 threads) and 10^6 (9.4 vs 10.9 ms), numexpr at 4x10^6 (32.8 vs 36.3 ms on
+#: 2 threads, 35.1 vs 36.4 on 1): once the block is far out of cache, one fused
+#: pass beats several SIMD ones.
+NUMEXPR_MIN_ELEMENTS = 4_000_000
 
 
 class DenseKernel(Kernel):
@@ -75,7 +78,7 @@ class DenseKernel(Kernel):
         """"numpy" or "numexpr" for a block of ``elements`` (see ``NUMEXPR_MIN_ELEMENTS``)."""
         if self.elementwise != "auto":
             return self.elementwise
-        return "numexpr" if self.threads >= 2 and elements >= NUMEXPR_MIN_ELEMENTS else "numpy"
+        return "numexpr" if elements >= NUMEXPR_MIN_ELEMENTS else "numpy"
 
     def close(self) -> None:
         if self._pool is not None:
@@ -186,15 +189,19 @@ class ElementwiseStep:
             fire = "where(a >= theta, a * keep, zero)" if model.threshold > 0 else "a * keep"
             upd = "(a - g + pulled) * stay" + (" + boost * s" if model.restart else "")
             self._fire_expr, self._update_expr = fire, upd
+            # every operand flat and of one length: numexpr then streams whole
+            # blocks, where an n x 1 (or n x B with an n x 1 operand to broadcast)
+            # array makes it step a few elements at a time (measured 2-3x slower)
+            keep = np.ascontiguousarray(np.broadcast_to(spread_share, a.shape), dtype=np.float32)
             self._consts = {"theta": self._theta, "sigma": self._sigma, "stay": self._stay, "boost": self._boost,
-                            "zero": f32(0.0), "keep": spread_share, "s": s}
+                            "zero": f32(0.0), "keep": _flat(keep), "s": _flat(np.ascontiguousarray(s))}
         else:
             self._fire = np.empty(a.shape, dtype=bool)
 
     def spreading_mass(self, a: np.ndarray, g: np.ndarray) -> None:
         """g = (1 - r_i) a where a >= θ, else 0."""
         if self.path == "numexpr":
-            _ne_eval(self._fire_expr, {**self._consts, "a": a}, g, self.threads)
+            _ne_eval(self._fire_expr, {**self._consts, "a": _flat(a)}, _flat(g), self.threads)
             return
         np.multiply(a, self._keep, out=g)
         if self._theta > 0:
@@ -204,9 +211,11 @@ class ElementwiseStep:
     def update(self, a: np.ndarray, g: np.ndarray, pulled: np.ndarray, b: np.ndarray, suppress: bool) -> None:
         """b = (1 - δ)(a - g + pulled) + β s; then b = 0 where b < σ (when ``suppress``)."""
         if self.path == "numexpr":
-            _ne_eval(self._update_expr, {**self._consts, "a": a, "g": g, "pulled": pulled}, b, self.threads)
+            out = _flat(b)
+            _ne_eval(self._update_expr, {**self._consts, "a": _flat(a), "g": _flat(g), "pulled": _flat(pulled)}, out,
+                     self.threads)
             if suppress and self._sigma > 0:
-                _ne_eval("where(b >= sigma, b, zero)", {**self._consts, "b": b}, b, self.threads)
+                _ne_eval("where(b >= sigma, b, zero)", {**self._consts, "b": out}, out, self.threads)
             return
         np.subtract(a, g, out=b)
         b += pulled
@@ -215,6 +224,13 @@ class ElementwiseStep:
             b += self._boost * self._s
         if suppress and self._sigma > 0:
             b[b < self._sigma] = 0
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    """A 1-D view of a C-contiguous block (never a copy: results are written through it)."""
+    if not x.flags.c_contiguous:
+        raise ValueError("element-wise block is not C-contiguous")  # pragma: no cover - the kernel's own buffers
+    return x.reshape(-1)
 
 
 def _ne_eval(expr: str, names: dict[str, object], out: np.ndarray, threads: int) -> None:
