@@ -1,8 +1,8 @@
 """The compiled inner loop of the frontier kernel (numba).
 
 Kept apart from ``frontier.py`` so the Python side stays readable and this file
-holds only the loop that needs compiling.  The loop is the spreading rule of
-DESIGN.md restricted to the active set:
+holds only the loop that needs compiling.  The loop is the spreading rule (the
+one ``reference.py`` spells out) restricted to the active set:
 
 * ``active[:n_active]`` lists every node that holds (or held) activation;
 * ``act`` is a full-length float32 buffer, zero outside the active set
