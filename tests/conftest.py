@@ -39,3 +39,17 @@ def random_graph(n: int, m: int, seed: int, weighted: bool = True) -> "pspread.G
     dst = rng.integers(0, n, m)
     w = rng.uniform(0.1, 1.0, m) if weighted else None
     return pspread.Graph.from_edges(src, dst, w, num_nodes=n)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _verdict_cache(tmp_path_factory):
+    """Bundle verdicts of the test run go to a throw-away folder, not the user's cache."""
+    from pspread.engine.bundle_check import CACHE_ENV
+
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("verdicts"))
+    yield
+    if old is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = old

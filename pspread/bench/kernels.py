@@ -7,7 +7,10 @@ What it measures, and why each figure exists:
 * ``reference`` as the sequential baseline (capped: it is plain Python);
 * ``dense`` against bare scipy doing the same steps -- the kernel must not add
   overhead around the products;
-* ``dense`` with 1 thread vs N threads on one θ = 0 query -- intra-query parallelism.
+* ``dense`` with 1 thread vs N threads on one θ = 0 query -- intra-query parallelism;
+* the dense step's element-wise half on numpy vs numexpr, at 10^5, 10^6 and
+  4x10^6 elements on 1 and N threads, and the whole dense kernel on either path
+  -- which path ``auto`` should take at which size.
 
 Ratios are taken within one run on the same queries, so machine noise cancels
 as far as it can.
@@ -50,6 +53,7 @@ class KernelBench:
     batch: int
     kernels: list[KernelFigures] = field(default_factory=list)
     ratios: dict[str, float] = field(default_factory=dict)
+    elementwise: list[dict[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -154,7 +158,71 @@ def bench_kernels(
             t_many = float(np.median(_time_each(many.spread, qs[:5])))
             report.ratios[f"dense_threads{threads}_vs_1"] = t_one / t_many
             many.close()
+        say("dense element-wise: numpy vs numexpr")
+        _compare_elementwise(report, graph, model, qs, threads)
     return report
+
+
+ELEMENTWISE_SIZES = (100_000, 1_000_000, 4_000_000)
+
+
+def bench_elementwise(model: SpreadModel, sizes: tuple[int, ...] = ELEMENTWISE_SIZES,
+                      threads: tuple[int, ...] = (1, 2), rounds: int = 7, reps: int = 5) -> list[dict[str, float]]:
+    """ms of one element-wise half-step (spreading mass + update) per path, size and thread count.
+
+    The two paths alternate within every round, so both see the same machine; the
+    figure is the median over rounds of the mean over ``reps`` steps.
+    """
+    from pspread.engine.kernels.dense import ElementwiseStep
+
+    rng = np.random.default_rng(0)
+    out = []
+    for size in sizes:
+        a = (rng.random((size, 1), dtype=np.float32) * np.float32(4 * model.threshold or 1e-2))
+        s = np.zeros_like(a)
+        s[:3] = 1.0
+        share = np.full((size, 1), 1.0 - model.retention, dtype=np.float32)
+        pulled = rng.random((size, 1), dtype=np.float32) * np.float32(1e-3)
+        g, b = np.empty_like(a), np.empty_like(a)
+        for t in threads:
+            steps = {path: ElementwiseStep(path, a, s, share, model, t) for path in ("numpy", "numexpr")}
+            times: dict[str, list[float]] = {path: [] for path in steps}
+            for _ in range(rounds):
+                for path, step in steps.items():
+                    t0 = time.perf_counter()
+                    for _ in range(reps):
+                        step.spreading_mass(a, g)
+                        step.update(a, g, pulled, b, suppress=True)
+                    times[path].append((time.perf_counter() - t0) / reps)
+            med = {path: 1e3 * float(np.median(v)) for path, v in times.items()}
+            out.append({"elements": size, "threads": t, "numpy_ms": med["numpy"], "numexpr_ms": med["numexpr"]})
+    return out
+
+
+def _compare_elementwise(report: KernelBench, graph: Graph, model: SpreadModel, qs: list[SeedSet],
+                         threads: int) -> None:
+    """The element-wise micro-benchmark, and the dense kernel end to end on each path."""
+    from pspread.engine.kernels.dense import MAX_BLOCK, DenseKernel
+
+    report.elementwise = bench_elementwise(model, threads=tuple(sorted({1, threads})))
+    for row in report.elementwise:
+        report.notes.append(f"element-wise step, {row['elements']:,} elements, {row['threads']} thread(s): "
+                            f"numpy {row['numpy_ms']:.2f} ms, numexpr {row['numexpr_ms']:.2f} ms")
+    block = qs[:MAX_BLOCK]
+    for t in sorted({1, threads}):
+        kernels = {path: DenseKernel(graph, model, threads=t, elementwise=path) for path in ("numpy", "numexpr")}
+        times: dict[str, list[float]] = {path: [] for path in kernels}
+        for k in kernels.values():
+            k.spread_batch(block)  # warm-up
+        for _ in range(3):
+            for path, k in kernels.items():
+                t0 = time.perf_counter()
+                k.spread_batch(block)
+                times[path].append(time.perf_counter() - t0)
+        for k in kernels.values():
+            k.close()
+        ratio = float(np.median(times["numpy"]) / np.median(times["numexpr"]))
+        report.ratios[f"dense_batch{len(block)}_numexpr_vs_numpy_threads{t}"] = ratio
 
 
 def _bare_scipy(graph: Graph, model: SpreadModel) -> Callable[[SeedSet], np.ndarray]:

@@ -172,7 +172,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show what a graph holds: counts, degrees, sinks, arrays on disk."""
-    from pspread.engine.io import graph_info, is_bundle, load_graph, verify_bundle
+    from pspread.engine.io import check_bundle, graph_info, is_bundle, load_graph, verify_bundle
 
     if not path.exists():
         raise GraphError(f"{path}: no such bundle or file; create one with `pspread graph generate` or "
@@ -184,8 +184,13 @@ def info(
         raise GraphError(f"{path}: --verify checks the checksums of a bundle; this is an edge-list file")
     if verify:
         verify_bundle(path)  # before loading, so corruption is reported as such
+    # the very check (and cached verdict) every load makes: a bundle info calls
+    # valid is one `query` and `run` open, and a GraphError here is theirs too
+    verdict = check_bundle(path) if bundle else None
     graph = load_graph(path)
     data = graph_info(graph, path if bundle else None)
+    if verdict is not None:
+        data["validation"] = verdict.to_dict()
     if verify:
         data["verified"] = True
     if as_json:
@@ -216,6 +221,11 @@ def _print_info(path: Path, data: dict[str, Any]) -> None:
                  ("on disk", _fmt_bytes(data["disk_bytes"]))]
     else:
         rows.append(("in memory", _fmt_bytes(data["memory_bytes"])))
+    if "validation" in data:
+        v = data["validation"]
+        how = f"checked in {v['seconds']:.2f} s" if v["cached"] == "no" else \
+            f"cached verdict ({v['cached']}; the check took {v['seconds']:.2f} s)"
+        rows.append(("arrays", f"[green]valid[/] ({how})"))
     if "verified" in data:
         rows.append(("checksums", "[green]all arrays verified[/]"))
     for key, value in rows:

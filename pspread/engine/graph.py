@@ -179,7 +179,8 @@ class Graph:
     @cached_property
     def out_weight(self) -> np.ndarray:
         """Weighted out-degree d_i = sum_j w_ij (float64 for an exact sum)."""
-        return np.bincount(self.arc_rows(), weights=self.weights, minlength=self.num_nodes)
+        # (astype: with no arcs at all bincount returns int64 zeros)
+        return np.bincount(self.arc_rows(), weights=self.weights, minlength=self.num_nodes).astype(np.float64)
 
     @cached_property
     def sink_mask(self) -> np.ndarray:

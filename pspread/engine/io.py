@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from pspread.engine.bundle_check import Verdict, validate_bundle_arrays
 from pspread.engine.graph import Graph
 from pspread.engine.labels import ArrayLabels, Labels, PrefixLabels
 from pspread.errors import GraphError
@@ -163,10 +164,15 @@ def _move_into_place(tmp: Path, target: Path) -> None:
 # --------------------------------------------------------------------- load
 def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The parsed and checked ``meta.json`` of a bundle."""
-    bundle = Path(path)
+    return _read_meta(Path(path))[0]
+
+
+def _read_meta(bundle: Path) -> tuple[dict[str, Any], bytes]:
+    """``read_meta`` plus the raw bytes of meta.json (part of the verdict cache key)."""
     meta_path = bundle / META
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raw = meta_path.read_bytes()
+        meta = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise GraphError(f"{bundle}: not a graph bundle (no {META}); {_FIX}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -187,7 +193,7 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     for name in ("indptr", "indices", "weights"):
         if name not in arrays:
             raise GraphError(f"{meta_path}: array {name!r} is not listed; {_FIX}")
-    return meta
+    return meta, raw
 
 
 def _open_array(bundle: Path, name: str, spec: Any, mmap: bool) -> np.ndarray:
@@ -226,18 +232,38 @@ def _check_csr(bundle: Path, prefix: str, indptr: np.ndarray, indices: np.ndarra
 def load_bundle(
     path: str | os.PathLike[str], validate: bool = True, verify: bool = False, mmap: bool = True
 ) -> Graph:
-    """Open a bundle with mmap (no copy). ``verify=True`` also checks every checksum."""
-    bundle = Path(path)
-    meta = read_meta(bundle)
+    """Open a bundle with mmap (no copy).
+
+    ``validate=True`` (the default) checks every array once per bundle version
+    (``bundle_check``: dtypes, ranges, derived arrays, the transpose; the verdict
+    is cached), so a corrupt bundle is a GraphError here, never a crash or a wrong
+    answer later.  ``validate=False`` keeps only the O(1) length checks: for
+    callers that checked the bundle themselves.  ``verify=True`` also checks
+    every checksum (reads every byte).
+    """
+    return _open_bundle(Path(path), validate, verify, mmap)[0]
+
+
+def check_bundle(path: str | os.PathLike[str]) -> Verdict:
+    """The validation verdict of a bundle, exactly as ``load_bundle`` reaches it (GraphError if it fails)."""
+    return _open_bundle(Path(path), True, False, True)[1]
+
+
+def _open_bundle(bundle: Path, validate: bool, verify: bool, mmap: bool) -> tuple[Graph, Verdict | None]:
+    meta, meta_bytes = _read_meta(bundle)
     if verify:
         verify_bundle(bundle, meta)
     specs = meta["arrays"]
     arrays = {name: _open_array(bundle, name, spec, mmap) for name, spec in specs.items()}
     n, m = int(meta["num_nodes"]), int(meta["num_arcs"])
     indptr, indices, weights = arrays["indptr"], arrays["indices"], arrays["weights"]
-    _check_csr(bundle, "", indptr, indices, weights, n)
     if len(indices) != m:
         raise GraphError(f"{bundle}: array 'indices' has {len(indices)} entries, meta.json says {m} arcs; {_FIX}")
+    _check_csr(bundle, "", indptr, indices, weights, n)
+    verdict = None
+    if validate:
+        verdict = validate_bundle_arrays(bundle, meta_bytes, [str(s["file"]) for s in specs.values()],
+                                         arrays, n, m)
     derived: dict[str, Any] = {}
     if "out_weight" in arrays and "p_data" in arrays:
         if len(arrays["out_weight"]) != n or len(arrays["p_data"]) != m:
@@ -249,11 +275,10 @@ def load_bundle(
         _check_csr(bundle, "in_", *t, n)
         derived["transpose_csr"] = t
     labels = _load_labels(bundle, meta, arrays, n)
-    try:
-        return Graph(indptr, indices, weights, labels=labels, directed=bool(meta.get("directed", True)),
-                     source=str(meta.get("source", bundle)), derived=derived, validate=validate)
-    except GraphError as exc:
-        raise GraphError(f"{bundle}: {exc}; {_FIX}") from None
+    # the arrays were checked above (more thoroughly than Graph's own checks)
+    graph = Graph(indptr, indices, weights, labels=labels, directed=bool(meta.get("directed", True)),
+                  source=str(meta.get("source", bundle)), derived=derived, validate=False)
+    return graph, verdict
 
 
 def _load_labels(bundle: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], n: int) -> Labels:
@@ -352,5 +377,5 @@ def _undirected_edges(graph: Graph) -> int:
     return (graph.num_arcs - loops) // 2 + loops
 
 
-__all__ = ["save_graph", "load_graph", "load_bundle", "read_meta", "verify_bundle", "graph_info", "is_bundle",
+__all__ = ["save_graph", "load_graph", "load_bundle", "check_bundle", "read_meta", "verify_bundle", "graph_info", "is_bundle",
            "FORMAT", "FORMAT_VERSION"]

@@ -1,7 +1,7 @@
 """The frontier kernel: only active nodes and the out-arcs of firing nodes are touched.
 
 The cost of a query follows the work it does, not the graph's size: state lives
-in preallocated full-length buffers (the "pool" of DESIGN.md: activation,
+in preallocated full-length buffers (a "pool": activation,
 a seen flag, the active list) that are reset *sparsely* after each query --
 only the entries the query wrote.  The update runs as one compiled loop
 (``_frontier_jit``): a numpy version of the same idea was measured at ~10 ms a
