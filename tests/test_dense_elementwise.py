@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_kernels_agree import graphs, models
 
 import pspread
 from pspread.engine.kernels.dense import NUMEXPR_MIN_ELEMENTS, DenseKernel
 from pspread.engine.kernels.reference import ReferenceKernel
 from pspread.errors import ModelError
-from test_kernels_agree import graphs, models
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -62,11 +62,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> dict[s
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
 
-    import pspread
-    from pspread import DaskExecutor, ProcessExecutor, SpreadModel
+    from pspread.engine.io import load_graph
+    from pspread.engine.model import SpreadModel
+    from pspread.execution.dask import DaskExecutor
+    from pspread.execution.process import ProcessExecutor
 
     model = SpreadModel.preset(args.preset)
-    queries = make_queries(pspread.load_graph(args.graph).num_nodes, args.queries, args.seeds, seed=11)
+    queries = make_queries(load_graph(args.graph).num_nodes, args.queries, args.seeds, seed=11)
     runs: dict[str, list[tuple[float, float, float]]] = {"process": [], "dask": []}
     load = os.getloadavg()
     out.write(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
