@@ -28,7 +28,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pspread.engine.edgelist_text import (BOM, FORMAT_HINT, MAX_INT_ID, CleanStream, Layout, LineMap, NeedLabels,
+from pspread.engine.edgelist_text import (BOM, FORMAT_HINT, MAX_INT_ID, CleanStream, Layout, LineMap, NeedLabels, RawStream,
                                           Progress, diagnose, id_problem, open_binary, read_failed, split_fields,
                                           weight_problem)
 from pspread.engine.graph import Graph, csr_from_arcs
@@ -120,35 +120,53 @@ class _Columns:
         self.rows = 0
 
 
-def _arrow_options(layout: Layout) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+def _arrow_options(layout: Layout, clean: bool
+                   ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
     names = ["source", "target", "weight"][:layout.ncols]
     id_type = pa.binary() if layout.labels else pa.int64()
     types = {"source": id_type, "target": id_type, "weight": pa.float64()}
-    read = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES)
+    read = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, skip_rows=0 if clean else layout.skip_lines)
+    # unaided, an empty line must be an error (a row that is missing), or rows and lines would drift apart
     parse = pacsv.ParseOptions(delimiter=(layout.delim or b"\t").decode(), quote_char='"', double_quote=True,
-                               newlines_in_values=False, ignore_empty_lines=True)
+                               newlines_in_values=False, ignore_empty_lines=clean)
     convert = pacsv.ConvertOptions(column_types={k: types[k] for k in names}, null_values=[],
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     return read, parse, convert
 
 
+class _Retry(Exception):
+    """The file needs the cleaning stream (comments, blank lines, an error to locate)."""
+
+
 def _read(path: Path, layout: Layout, labels_option: bool | None, chunk_bytes: int,
-          progress: Progress | None) -> _Columns:
+          progress: Progress | None, clean: bool) -> _Columns:
+    """Parse every batch; unaided (``clean=False``) any surprise raises ``_Retry``."""
     cols = _Columns(layout.labels)
-    stream = CleanStream(path, layout, chunk_bytes, progress)
-    cols.lines = stream.lines
-    read, parse, convert = _arrow_options(layout)
+    stream: RawStream | CleanStream
+    if clean:
+        stream = CleanStream(path, layout, chunk_bytes, progress)
+        cols.lines = stream.lines
+    else:
+        stream = RawStream(path, progress, chunk_bytes)
+        cols.lines = LineMap.straight(layout.skip_lines + 1)
+    read, parse, convert = _arrow_options(layout, clean)
     try:
         with pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert) as reader:
             for batch in reader:
                 _take_batch(path, batch, layout, cols)
     except pa.ArrowInvalid as exc:
+        if not clean:
+            raise _Retry() from None
         if cols.lines.rows == 0:
             return cols  # nothing but a header, comments and blank lines: the caller says so
         where = cols.lines.line(cols.rows) if cols.rows < cols.lines.rows else 1
         diagnose(path, layout, from_line=where, labels=labels_option)
         diagnose(path, layout, from_line=1, labels=labels_option)  # the block boundary was a guess
         raise GraphError(f"{path}: cannot be parsed ({str(exc).splitlines()[0]}); {FORMAT_HINT}") from None
+    except GraphError:
+        if not clean:
+            raise _Retry() from None  # a comment line read as an edge would shift the line named
+        raise
     except (OSError, EOFError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -284,11 +302,9 @@ def read_edge_list(
         raw.close()
     cut = head.rfind(b"\n")
     layout = sniff(p, head if cut < 0 else head[:cut + 1], delimiter, header, labels)
-    try:
-        cols = _read(p, layout, labels, chunk_bytes, progress)
-    except NeedLabels:
-        layout.labels = True
-        cols = _read(p, layout, labels, chunk_bytes, progress)
+    cols = _read_any(p, layout, labels, chunk_bytes, progress)
+    if cols.interner is not None and layout.delim is not None and cols.interner.starts_with(b"#"):
+        cols = _read_any(p, layout, labels, chunk_bytes, progress, clean=True)  # comment lines among the edges
     if cols.rows == 0:
         raise GraphError(f"{p}: the file has no edges (only a header, comments or blank lines); {FORMAT_HINT}")
     weights = np.concatenate(cols.weights) if cols.weights else np.ones(cols.rows, dtype=np.float32)
@@ -303,6 +319,21 @@ def read_edge_list(
         lab, num_nodes = None, int(max(src.max(), dst.max())) + 1
         _check_node_count(p, cols, src, dst, num_nodes)
     return _graph_from_parsed(src, dst, weights, num_nodes, lab, directed, str(p))
+
+
+def _read_any(path: Path, layout: Layout, labels: bool | None, chunk_bytes: int, progress: Progress | None,
+              clean: bool = False) -> _Columns:
+    """Unaided first (pyarrow at full speed), through the cleaning stream when that is not enough."""
+    try:
+        try:
+            if clean or layout.delim is None:
+                raise _Retry()
+            return _read(path, layout, labels, chunk_bytes, progress, clean=False)
+        except _Retry:
+            return _read(path, layout, labels, chunk_bytes, progress, clean=True)
+    except NeedLabels:
+        layout.labels = True
+        return _read_any(path, layout, labels, chunk_bytes, progress, clean)
 
 
 def _graph_from_parsed(src: np.ndarray, dst: np.ndarray, w: np.ndarray, num_nodes: int,

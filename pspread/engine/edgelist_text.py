@@ -39,6 +39,8 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 FORMAT_HINT = "each line must read `source<TAB>target[<TAB>weight]` (tab, comma or spaces between columns)"
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 _WEIGHT_FIX = "weights must be finite numbers >= 0"
+_ODD_START = np.zeros(256, dtype=bool)  # a line starting with one of these may be a comment or blank
+_ODD_START[[ord("#"), ord(" "), ord("\t"), ord("\n")]] = True
 
 
 @dataclass
@@ -127,10 +129,49 @@ class LineMap:
             self._exact.append(lines)
             self.rows += count
 
+    @classmethod
+    def straight(cls, first_line: int) -> "LineMap":
+        """Row r is line ``first_line + r`` (no line removed)."""
+        lines = cls()
+        lines.add(first_line, 1 << 62)
+        return lines
+
     def line(self, row: int) -> int:
         k = bisect.bisect_right(self._rows, row) - 1
         exact = self._exact[k]
         return int(exact[row - self._rows[k]]) if exact is not None else self._lines[k] + row - self._rows[k]
+
+
+class RawStream(io.RawIOBase):
+    """The decompressed file as it is, reporting progress: for files pyarrow can read unaided."""
+
+    def __init__(self, path: Path, progress: Progress | None, chunk_bytes: int) -> None:
+        super().__init__()
+        self.path, self.progress, self._chunk = path, progress, chunk_bytes
+        self._stream, self._raw = open_binary(path)
+        self._total = path.stat().st_size
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+        self._raw.close()
+        super().close()
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self._stream.read(min(size, self._chunk) if size >= 0 else self._chunk)
+        except _READ_ERRORS as exc:
+            raise read_failed(self.path, exc) from None
+        if self.progress is not None:
+            self.progress(min(self._raw.tell(), self._total), self._total)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
 class CleanStream(io.RawIOBase):
@@ -191,8 +232,9 @@ class CleanStream(io.RawIOBase):
             self._to_skip -= 1
         if self.layout.delim is None:
             block = collapse_blanks(block)
-        if block.startswith((b"#", b" ", b"\t", b"\n")) or any(
-                s in block for s in (b"\n#", b"\n\n", b"\n ", b"\n\t")):
+        buf = np.frombuffer(block, dtype=np.uint8)
+        ends = np.flatnonzero(buf == 10)
+        if len(ends) and (_ODD_START[buf[0]] or _ODD_START[buf[ends[:-1] + 1]].any()):
             lines = block.split(b"\n")[:-1]
             kept = [i for i, line in enumerate(lines) if not _is_skippable(line)]
             if len(kept) < len(lines):
@@ -201,7 +243,7 @@ class CleanStream(io.RawIOBase):
             else:
                 self.lines.add(first, len(kept))
         else:
-            self.lines.add(first, block.count(b"\n"))
+            self.lines.add(first, len(ends))
         if self.progress is not None:
             self.progress(min(self._raw.tell(), self._total), self._total)
         return block
@@ -307,4 +349,4 @@ def line_problem(line: bytes, layout: Layout, labels: bool, auto: bool) -> str |
 
 
 __all__ = ["Layout", "CleanStream", "LineMap", "diagnose", "NeedLabels", "open_binary", "blocks_of_lines",
-           "split_fields", "weight_problem", "id_problem", "read_failed", "MAX_INT_ID", "FORMAT_HINT", "BOM"]
+           "split_fields", "weight_problem", "RawStream", "id_problem", "read_failed", "MAX_INT_ID", "FORMAT_HINT", "BOM"]

@@ -72,6 +72,13 @@ def _keys(arr: pa.Array) -> tuple[np.ndarray, bool]:
     return key, True
 
 
+def _first_bytes(arr: pa.Array) -> np.ndarray:
+    """Which of the 256 byte values some non-empty name of ``arr`` starts with."""
+    off, data = _buffers(arr)
+    starts = off[:-1][np.diff(off) > 0]
+    return np.bincount(data[starts], minlength=256) > 0
+
+
 def _hash(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each name, mixing its 8-byte words and its length."""
     h = np.full(len(starts), 0xCBF29CE484222325, dtype=np.uint64)
@@ -123,10 +130,15 @@ class LabelInterner:
         self._keys: list[np.ndarray] = []  # per batch: source, target keys interleaved
         self._kept: list[tuple[int, pa.Array, pa.Array]] = []  # (first edge, src, dst) of batches with long names
         self._edges = 0
+        self._first_bytes = np.zeros(256, dtype=bool)  # which bytes some name starts with
 
     def __len__(self) -> int:
         """Edges added so far."""
         return self._edges
+
+    def starts_with(self, prefix: bytes) -> bool:
+        """True if some name added so far starts with ``prefix`` (a single byte)."""
+        return self._first_bytes[prefix[0]]
 
     def add(self, src: pa.Array | pa.ChunkedArray, dst: pa.Array | pa.ChunkedArray) -> None:
         """Queue one batch of edges: ``src[i] -> dst[i]``."""
@@ -135,6 +147,7 @@ class LabelInterner:
             raise ValueError(f"{len(src)} sources but {len(dst)} targets")
         ks, long_s = _keys(src)
         kt, long_t = _keys(dst)
+        self._first_bytes |= _first_bytes(src) | _first_bytes(dst)
         both = np.empty(2 * len(src), dtype=np.uint64)
         both[0::2] = ks
         both[1::2] = kt
