@@ -28,7 +28,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pspread.engine.edgelist_text import (BOM, FORMAT_HINT, MAX_INT_ID, CleanStream, Layout, LineMap, NeedLabels, RawStream,
+from pspread.engine.edgelist_text import (BOM, FORMAT_HINT, MAX_INT_ID, CleanStream, Layout, LineMap, NeedLabels, RawStream, READ_ERRORS,
                                           Progress, diagnose, id_problem, open_binary, read_failed, split_fields,
                                           weight_problem)
 from pspread.engine.graph import Graph, csr_from_arcs
@@ -167,7 +167,7 @@ def _read(path: Path, layout: Layout, labels_option: bool | None, chunk_bytes: i
         if not clean:
             raise _Retry() from None  # a comment line read as an edge would shift the line named
         raise
-    except (OSError, EOFError) as exc:
+    except READ_ERRORS as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise read_failed(path, exc) from None
@@ -192,7 +192,8 @@ def _take_batch(path: Path, batch: pa.RecordBatch, layout: Layout, cols: _Column
             out.append(ids.astype(np.int32))
     if layout.ncols == 3:
         w = batch.column(2).to_numpy()
-        w32 = w.astype(np.float32)
+        with np.errstate(over="ignore"):
+            w32 = w.astype(np.float32)
         bad = np.flatnonzero(~(w >= 0) | np.isinf(w32) | ((w32 == 0) & (w != 0)))
         if len(bad):
             row = int(bad[0])
@@ -295,7 +296,7 @@ def read_edge_list(
     stream, raw = open_binary(p)
     try:
         head = stream.read(1 << 16)
-    except (OSError, EOFError) as exc:
+    except READ_ERRORS as exc:
         raise read_failed(p, exc) from None
     finally:
         stream.close()

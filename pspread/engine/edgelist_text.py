@@ -37,7 +37,7 @@ BOM = b"\xef\xbb\xbf"
 MAX_INT_ID = 2**31 - 2
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 FORMAT_HINT = "each line must read `source<TAB>target[<TAB>weight]` (tab, comma or spaces between columns)"
-_READ_ERRORS = (OSError, EOFError, zlib.error)
+READ_ERRORS = (OSError, EOFError, zlib.error)
 _WEIGHT_FIX = "weights must be finite numbers >= 0"
 _ODD_START = np.zeros(256, dtype=bool)  # a line starting with one of these may be a comment or blank
 _ODD_START[[ord("#"), ord(" "), ord("\t"), ord("\n")]] = True
@@ -162,7 +162,7 @@ class RawStream(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         try:
             data = self._stream.read(min(size, self._chunk) if size >= 0 else self._chunk)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise read_failed(self.path, exc) from None
         if self.progress is not None:
             self.progress(min(self._raw.tell(), self._total), self._total)
@@ -220,7 +220,7 @@ class CleanStream(io.RawIOBase):
     def _next_block(self) -> bytes | None:
         try:
             block = next(self._blocks, None)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise read_failed(self.path, exc) from None
         if block is None:
             return None
@@ -251,10 +251,13 @@ class CleanStream(io.RawIOBase):
 
 # ---------------------------------------------------------------- diagnosis
 def split_fields(line: bytes, delim: bytes | None) -> list[bytes]:
-    """The fields of one line as the reader sees them (CSV quoting for tab/comma/...)."""
-    if delim is None:
-        return [f.strip(b'"') for f in line.split()]
-    row = next(csv.reader([line.decode("utf-8", "surrogateescape")], delimiter=delim.decode(), quotechar='"'), [])
+    """The fields of one line as the reader sees them (CSV quoting; blanks around fields dropped)."""
+    text = line.decode("utf-8", "surrogateescape")
+    if delim is None:  # runs of blanks separate fields; a quoted field may hold blanks
+        text, sep = text.replace("\t", " ").strip(), " "
+    else:
+        sep = delim.decode()
+    row = next(csv.reader([text], delimiter=sep, quotechar='"', skipinitialspace=delim is None), [])
     return [f.encode("utf-8", "surrogateescape").strip() for f in row] if row else [b""]
 
 
@@ -264,7 +267,9 @@ def weight_problem(value: float, text: str) -> str | None:
         return f"weight {text} is not allowed: it is not a number (NaN); {_WEIGHT_FIX}"
     if value < 0:
         return f"weight {text} is not allowed: it is negative; {_WEIGHT_FIX}"
-    if math.isinf(value) or value > FLOAT32_MAX:
+    if math.isinf(value):
+        return f"weight {text} is not allowed: it is infinite; {_WEIGHT_FIX}"
+    if value > FLOAT32_MAX:
         return (f"weight {text} is not allowed: it does not fit the bundle's float32 weights (largest {FLOAT32_MAX:.4g}); "
                 f"rescale the weights (divide them all by a constant) so they stay below that")
     if value > 0 and np.float32(value) == 0:
@@ -311,7 +316,7 @@ def diagnose(path: Path, layout: Layout, from_line: int = 1, labels: bool | None
                 if problem:
                     shown = raw_line.strip()[:80].decode("utf-8", "replace")
                     raise GraphError(f"{path}, line {line_no}: {problem} (the line reads {shown!r})")
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise read_failed(path, exc) from None
     finally:
         stream.close()
@@ -349,4 +354,4 @@ def line_problem(line: bytes, layout: Layout, labels: bool, auto: bool) -> str |
 
 
 __all__ = ["Layout", "CleanStream", "LineMap", "diagnose", "NeedLabels", "open_binary", "blocks_of_lines",
-           "split_fields", "weight_problem", "RawStream", "id_problem", "read_failed", "MAX_INT_ID", "FORMAT_HINT", "BOM"]
+           "split_fields", "weight_problem", "RawStream", "id_problem", "read_failed", "READ_ERRORS", "MAX_INT_ID", "FORMAT_HINT", "BOM"]
