@@ -32,7 +32,7 @@ from pspread.engine.edgelist_text import (BOM, FORMAT_HINT, MAX_INT_ID, CleanStr
                                           Progress, diagnose, id_problem, open_binary, read_failed, split_fields,
                                           weight_problem)
 from pspread.engine.graph import Graph, csr_from_arcs
-from pspread.engine.interning import LabelInterner, blob_and_offsets
+from pspread.engine.interning import LabelInterner, blob_and_offsets, numpy_view
 from pspread.engine.labels import ArrayLabels
 from pspread.errors import GraphError
 
@@ -103,7 +103,7 @@ def sniff(path: Path, head: bytes, delimiter: str | None, header: bool | None, l
     skip = first_idx + 1 if header else first_idx
     if labels is None:
         probe = split_fields(data[1][1], delim) if header and len(data) > 1 else (None if header else fields)
-        labels = probe is not None and not (_is_int(probe[0]) and _is_int(probe[1]))
+        labels = probe is not None and not (len(probe) >= 2 and _is_int(probe[0]) and _is_int(probe[1]))
     return Layout(delim, ncols, bool(header), bool(labels), skip)
 
 
@@ -183,7 +183,7 @@ def _take_batch(path: Path, batch: pa.RecordBatch, layout: Layout, cols: _Column
         cols.interner.add(batch.column(0), batch.column(1))
     else:
         for name, col, out in (("source", batch.column(0), cols.src), ("target", batch.column(1), cols.dst)):
-            ids = col.to_numpy()
+            ids = numpy_view(col)
             bad = np.flatnonzero((ids < 0) | (ids > MAX_INT_ID))
             if len(bad):
                 row = int(bad[0])
@@ -191,7 +191,7 @@ def _take_batch(path: Path, batch: pa.RecordBatch, layout: Layout, cols: _Column
                                  f"{id_problem(name, int(ids[row]))}")
             out.append(ids.astype(np.int32))
     if layout.ncols == 3:
-        w = batch.column(2).to_numpy()
+        w = numpy_view(batch.column(2))
         with np.errstate(over="ignore"):
             w32 = w.astype(np.float32)
         bad = np.flatnonzero(~(w >= 0) | np.isinf(w32) | ((w32 == 0) & (w != 0)))

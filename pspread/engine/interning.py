@@ -34,6 +34,24 @@ _MIX = np.uint64(0xFF51AFD7ED558CCD)
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
+def numpy_view(arr: pa.Array) -> np.ndarray:
+    """A primitive Arrow array without nulls as numpy, no copy.
+
+    (``Array.to_numpy`` would import pandas, when installed, on its first call:
+    half a second of a cold import.)
+    """
+    if arr.null_count:
+        raise ValueError("the array has nulls")
+    dtype = np.dtype(arr.type.to_pandas_dtype())
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
+
+
+def arrow_array(values: np.ndarray) -> pa.Array:
+    """A 1-D numpy array of a primitive type as an Arrow array, no copy (and no pandas import)."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
 def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(start offsets incl. the end, zero-padded data) of a binary array, without copying the offsets."""
     if pa.types.is_large_binary(arr.type) or pa.types.is_large_string(arr.type):
@@ -108,7 +126,7 @@ def _interleave(src: pa.Array, dst: pa.Array) -> pa.Array:
     order = np.empty(2 * n, dtype=np.int64)
     order[0::2] = np.arange(n)
     order[1::2] = order[0::2] + n
-    return both.take(pa.array(order))
+    return both.take(arrow_array(order))
 
 
 def _as_binary(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -172,7 +190,7 @@ class LabelInterner:
                 flat = np.concatenate(keys)
                 keys = []
                 del codes
-                exact = pc.dictionary_encode(text).indices.to_numpy().astype(np.uint64)
+                exact = numpy_view(pc.dictionary_encode(text).indices).astype(np.uint64)
                 is_long = np.diff(_buffers(text)[0]) > _SHORT
                 flat[pos[is_long]] = exact[is_long] | _LONG_BIT
                 codes, dict_keys = _encode([flat])
@@ -195,9 +213,9 @@ class LabelInterner:
 
 def _encode(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Ids (first appearance first) of interleaved keys, and the key of each id."""
-    encoded = pc.dictionary_encode(pa.chunked_array([pa.array(k) for k in keys], type=pa.uint64()))
-    dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary.to_numpy()
-    codes = np.concatenate([c.indices.to_numpy() for c in encoded.chunks]).astype(np.int32, copy=False)
+    encoded = pc.dictionary_encode(pa.chunked_array([arrow_array(k) for k in keys], type=pa.uint64()))
+    dictionary = numpy_view(encoded.chunk(encoded.num_chunks - 1).dictionary)
+    codes = np.concatenate([numpy_view(c.indices) for c in encoded.chunks]).astype(np.int32, copy=False)
     return codes, dictionary
 
 
@@ -216,11 +234,11 @@ def _names_and_check(codes: np.ndarray, dict_keys: np.ndarray, pos: np.ndarray, 
         return None
     long_ids, short_ids = np.flatnonzero(is_long_id), np.flatnonzero(~is_long_id)
     short_names = _names_from_keys(dict_keys[short_ids])
-    long_names = text.take(pa.array(np.searchsorted(pos, first[long_ids])))
+    long_names = text.take(arrow_array(np.searchsorted(pos, first[long_ids])))
     order = np.empty(len(dict_keys), dtype=np.int64)
     order[short_ids] = np.arange(len(short_ids))
     order[long_ids] = len(short_ids) + np.arange(len(long_ids))
-    return pa.concat_arrays([short_names, long_names]).take(pa.array(order))
+    return pa.concat_arrays([short_names, long_names]).take(arrow_array(order))
 
 
 def _same_text(text: pa.Array, rows: np.ndarray, rep: np.ndarray) -> bool:
@@ -259,4 +277,4 @@ def blob_and_offsets(names: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return data[:-8], off
 
 
-__all__ = ["LabelInterner", "blob_and_offsets"]
+__all__ = ["LabelInterner", "blob_and_offsets", "numpy_view", "arrow_array"]
