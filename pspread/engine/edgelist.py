@@ -32,12 +32,12 @@ from pspread.engine.edgelist_text import (BOM, FORMAT_HINT, MAX_INT_ID, CleanStr
                                           Progress, diagnose, id_problem, open_binary, read_failed, split_fields,
                                           weight_problem)
 from pspread.engine.graph import Graph, csr_from_arcs
-from pspread.engine.interning import LabelInterner, blob_and_offsets, numpy_view
+from pspread.engine.interning import POOL, LabelInterner, blob_and_offsets, numpy_view
 from pspread.engine.labels import ArrayLabels
 from pspread.errors import GraphError
 
 CHUNK_BYTES = 8 << 20
-BLOCK_BYTES = 4 << 20  # pyarrow's parse block: big enough to amortise, small enough to stream
+BLOCK_BYTES = 1 << 20  # pyarrow parse block: 1 MiB parses as fast as 4 and keeps the peak ~40 MiB lower
 SPARSE_FACTOR = 16  # integer ids: at most 16 nodes per edge (or 2**20 nodes), see docs/edge-lists.md
 SPARSE_FLOOR = 1 << 20
 NODE_BYTES = 40  # bytes per node of a bundle being built: indptr x2 (int64), out-weight, scratch
@@ -151,7 +151,8 @@ def _read(path: Path, layout: Layout, labels_option: bool | None, chunk_bytes: i
         cols.lines = LineMap.straight(layout.skip_lines + 1)
     read, parse, convert = _arrow_options(layout, clean)
     try:
-        with pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert) as reader:
+        with pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert,
+                            memory_pool=POOL) as reader:
             for batch in reader:
                 _take_batch(path, batch, layout, cols)
     except pa.ArrowInvalid as exc:

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+POOL = pa.system_memory_pool()  # malloc gives large blocks back to the system when freed; the peak stays low
 _SHORT = 7  # names of up to this many bytes are their own key
 _TOP = np.uint64(56)
 _LONG_BIT = np.uint64(1 << 63)
@@ -179,27 +180,30 @@ class LabelInterner:
         keys, self._keys = [k for k in self._keys if len(k)], []
         if not keys:
             return np.empty(0, np.int32), np.empty(0, np.int32), pa.array([], type=pa.binary())
-        codes, dict_keys = _encode(keys)
-        if not self._kept:
+        encoded, dict_keys = _encode(keys)
+        if not self._kept:  # short names only: the keys spell the names, and nothing needs checking
             del keys
             names = _names_from_keys(dict_keys)
-        else:
-            pos, text = self._long_text()
+            src, dst = _split_codes(encoded)
+            return src, dst, names
+        codes = np.concatenate([numpy_view(c.indices) for c in encoded.chunks]).astype(np.int32, copy=False)
+        del encoded
+        pos, text = self._long_text()
+        names = _names_and_check(codes, dict_keys, pos, text)
+        if names is None:  # a hash collision: give long names exact keys and intern again
+            flat = np.concatenate(keys)
+            del codes
+            exact = numpy_view(pc.dictionary_encode(text, memory_pool=POOL).indices).astype(np.uint64)
+            is_long = np.diff(_buffers(text)[0]) > _SHORT
+            flat[pos[is_long]] = exact[is_long] | _LONG_BIT
+            encoded, dict_keys = _encode([flat])
+            del flat
+            codes = np.concatenate([numpy_view(c.indices) for c in encoded.chunks]).astype(np.int32, copy=False)
+            del encoded
             names = _names_and_check(codes, dict_keys, pos, text)
-            if names is None:  # a hash collision: give long names exact keys and intern again
-                flat = np.concatenate(keys)
-                keys = []
-                del codes
-                exact = numpy_view(pc.dictionary_encode(text).indices).astype(np.uint64)
-                is_long = np.diff(_buffers(text)[0]) > _SHORT
-                flat[pos[is_long]] = exact[is_long] | _LONG_BIT
-                codes, dict_keys = _encode([flat])
-                del flat
-                names = _names_and_check(codes, dict_keys, pos, text)
-                assert names is not None, "exact keys cannot collide"
-            del keys
-        src, dst = codes[0::2].copy(), codes[1::2].copy()
-        return src, dst, names
+            assert names is not None, "exact keys cannot collide"
+        del keys
+        return codes[0::2].copy(), codes[1::2].copy(), names
 
     def _long_text(self) -> tuple[np.ndarray, pa.Array]:
         """Interleaved positions and names of every edge end in the batches that had long names."""
@@ -211,12 +215,24 @@ class LabelInterner:
         return np.concatenate(positions), pa.concat_arrays(parts)
 
 
-def _encode(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Ids (first appearance first) of interleaved keys, and the key of each id."""
-    encoded = pc.dictionary_encode(pa.chunked_array([arrow_array(k) for k in keys], type=pa.uint64()))
-    dictionary = numpy_view(encoded.chunk(encoded.num_chunks - 1).dictionary)
-    codes = np.concatenate([numpy_view(c.indices) for c in encoded.chunks]).astype(np.int32, copy=False)
-    return codes, dictionary
+def _encode(keys: list[np.ndarray]) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Ids (first appearance first) of interleaved keys, chunk by chunk, and the key of each id."""
+    encoded = pc.dictionary_encode(pa.chunked_array([arrow_array(k) for k in keys], type=pa.uint64()),
+                                   memory_pool=POOL)
+    return encoded, numpy_view(encoded.chunk(encoded.num_chunks - 1).dictionary).copy()
+
+
+def _split_codes(encoded: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved ids -> (source ids, target ids), without an interleaved copy."""
+    n = sum(len(c) for c in encoded.chunks) // 2
+    src, dst = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
+    at = 0
+    for chunk in encoded.chunks:
+        ids = numpy_view(chunk.indices)
+        k = len(ids) // 2
+        src[at:at + k], dst[at:at + k] = ids[0::2], ids[1::2]
+        at += k
+    return src, dst
 
 
 def _names_and_check(codes: np.ndarray, dict_keys: np.ndarray, pos: np.ndarray, text: pa.Array) -> pa.Array | None:
