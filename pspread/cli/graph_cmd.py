@@ -126,11 +126,12 @@ def convert(
         "--output", "-o", help=_OUT_HELP + " [default: FILE without extension]")] = None,
     undirected: Annotated[bool, typer.Option("--undirected/--directed", help="Each edge becomes two arcs.")] = False,
     delimiter: Annotated[Optional[str], typer.Option(
-        "--delimiter", help="tab, comma or whitespace [default: detect]")] = None,
+        "--delimiter", help="tab, comma, semicolon, | or whitespace [default: detect]")] = None,
     header: Annotated[Optional[bool], typer.Option(
         "--header/--no-header", help="First line is a header [default: detect]")] = None,
     labels: Annotated[bool, typer.Option(
-        "--labels", help="Read ids as text labels even if they look like integers.")] = False,
+        "--labels", help="Read ids as text labels even if they look like integers "
+                         "(also the fix for sparse or huge ids).")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help=_FORCE_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
