@@ -8,9 +8,9 @@ baseline that speedups are measured from.  Do not optimise it.
 
 from __future__ import annotations
 
-from pspread.engine.kernels.base import Activation, Kernel, SeedSet
-
 import numpy as np
+
+from pspread.engine.kernels.base import Activation, Kernel, SeedSet
 
 
 class ReferenceKernel(Kernel):
