@@ -131,7 +131,8 @@ def test_cancel_a_queued_query_and_close_cancels_the_rest(bundle: str) -> None:
     assert queued.cancel()
     assert running.result(timeout=30).ok
     assert _wait_until(lambda: ex.stats().outcomes.get("cancelled") == 1)
-    assert got and got[0].outcome is Outcome.CANCELLED
+    assert _wait_until(lambda: bool(got))  # the callback runs just after the count, outside the lock
+    assert got[0].outcome is Outcome.CANCELLED
     pending = [ex.submit(sleepy(200)) for _ in range(3)]
     ex.close()
     outs = [f.result(timeout=10).outcome for f in pending]

@@ -1,6 +1,6 @@
 """The spreading model: its parameters, their validation, and the named presets.
 
-The update rule every kernel implements is written out in ``DESIGN.md``
+The update rule every kernel implements is written out in ``docs/architecture.md`` ("Spreading semantics")
 ("Spreading semantics"); this module only holds the numbers.  A model is
 validated when it is built, so a bad parameter is refused before any work
 starts, with the parameter's name in the message.

@@ -71,7 +71,7 @@ class ScalingReport:
         obs = Observed(cores=self.cores, speedup_workers=target)
         saturated = self._overhead_point(target)
         if saturated is not None:
-            # DESIGN: the overhead target is "at saturation"; a paced phase at a low
+            # the overhead target is "at saturation"; a paced phase at a low
             # rate mostly measures the cost of waking up for each arrival instead
             obs.values["coordination_overhead"] = saturated
         point = next((p for p in self.points if p.workers == target), None)

@@ -1,4 +1,4 @@
-"""Spreading kernels: one update rule (DESIGN.md), several ways to compute it.
+"""Spreading kernels: one update rule (docs/architecture.md, "Spreading semantics"), several ways to compute it.
 
 ``reference`` (plain Python, the oracle), ``dense`` (scipy sparse products,
 batched), ``frontier`` (touches only active nodes), ``push`` (forward push for

@@ -1,7 +1,7 @@
 """The reference kernel: the spreading rule in plain Python, node by node.
 
 It is deliberately naive -- float64, Python loops, no numpy in the update -- so
-it can be read against DESIGN.md line by line.  It is the correctness oracle
+it can be read against the rule in docs/architecture.md line by line.  It is the correctness oracle
 every other kernel is tested against and the "sequential, no vectorisation"
 baseline that speedups are measured from.  Do not optimise it.
 """
