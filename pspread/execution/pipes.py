@@ -41,7 +41,7 @@ from pspread.execution.slots import Slot, spawn_worker
 
 STOP_GRACE_S = 1.0
 #: most work one chunk holds at saturation (a worker holds two: one computing, one waiting)
-CHUNK_S = 0.1
+CHUNK_S = 0.25
 Send = tuple[Slot, list[tuple[Any, ...]], "list[tuple[int, SpreadModel]] | None"]
 
 
@@ -57,7 +57,7 @@ class PipeTransport:
         self.graph_path = graph_path
         self.kernel = kernel
         self.balancer = make_balancer(balance)
-        self.chunk_rows = batch_size or 64
+        self.chunk_rows = batch_size or 256
         self.max_depth = 2 * self.chunk_rows
         self.mem_limit = None if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024)
         self.mem_check_s = memory_check_s

@@ -46,9 +46,9 @@ class ProcessExecutor(Executor):
     ``max_in_flight``: queries on workers at once; ``queue_size``: how many more
     wait in the parent (default 4 × max_in_flight) before ``OVERLOADED``.
     ``balance``: ``least-loaded``, ``round-robin`` or ``power-of-two``.
-    ``batch_size``: most queries per chunk sent to a worker (None: 64; chunks
+    ``batch_size``: most queries per chunk sent to a worker (None: 256; chunks
     are only that large when the queue is long, and hold at most about
-    ``flush_ms`` of work).  ``memory_limit_mb``: recycle a worker whose RSS passes
+    0.25 s of work).  ``memory_limit_mb``: recycle a worker whose RSS passes
     this.  ``start_method``: ``spawn`` (default) or ``forkserver`` -- never fork,
     since the parent already runs threads.  ``flush_ms``: longest a worker holds
     a finished answer while it has more queued work.
@@ -60,7 +60,7 @@ class ProcessExecutor(Executor):
         workers: int = 2,
         model: SpreadModel | None = None,
         kernel: str = "auto",
-        max_in_flight: int = 256,
+        max_in_flight: int = 1024,
         queue_size: int | None = None,
         balance: str = "least-loaded",
         batch_size: int | None = None,
