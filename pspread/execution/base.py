@@ -308,3 +308,19 @@ def result_of(batch: "Batch", row: int, query: Query) -> QueryResult:
         int(a.worker[row]), int(a.attempts[row]), query.kind, a.errors.get(row),
         lazy_top=(lambda: a.top(row)) if code == 0 else None,
     )
+
+
+class BundleLabels:
+    """Node id -> label of a bundle, opened on the first lookup only (executors whose parent has no graph)."""
+
+    def __init__(self, graph_path: str) -> None:
+        self.graph_path = graph_path
+        self._labels: Any = None
+
+    def __call__(self, node: int) -> str:
+        if self._labels is None:
+            from pspread.engine.io import load_graph
+
+            self._labels = load_graph(self.graph_path).labels
+        return str(self._labels.label(node))
+

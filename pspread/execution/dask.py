@@ -42,12 +42,12 @@ import os
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ExecutorError, GraphError
 from pspread.execution.admission import Admission, Batch, Delivery, deliver
-from pspread.execution.base import Executor, ExecutorStats, WorkerStats
+from pspread.execution.base import BundleLabels, Executor, ExecutorStats, WorkerStats
 from pspread.execution.dask_cluster import INSTALL_HINT, ClusterLink
 from pspread.execution.dask_transport import DaskTransport
 from pspread.execution.dispatch import make_balancer
@@ -164,17 +164,7 @@ class DaskExecutor(Executor):
 
     def _labels(self) -> Callable[[int], str]:
         if self._label_of is None:
-            graph_path = self.graph_path
-            holder: list[Any] = []
-
-            def label(node: int) -> str:  # opens the bundle's labels on first use only
-                if not holder:
-                    from pspread.engine.io import load_graph
-
-                    holder.append(load_graph(graph_path).labels)
-                return str(holder[0].label(node))
-
-            self._label_of = label
+            self._label_of = BundleLabels(self.graph_path)
         return self._label_of
 
     def _admit(self, batch: Batch) -> None:
