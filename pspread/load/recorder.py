@@ -68,9 +68,6 @@ class Samples:
         counts = np.bincount(self.outcome, minlength=len(OUTCOMES))
         return {o.value: int(c) for o, c in zip(OUTCOMES, counts) if c}
 
-    def kind_names(self) -> np.ndarray:
-        """Query-kind name of every sample."""
-        return np.asarray(self.kinds, dtype=object)[self.kind] if len(self.kinds) else np.array([], dtype=object)
 
 
 class Recorder:

@@ -220,9 +220,6 @@ class Workload:
         """``n`` queries of the stream from ``offset`` (a fixed set, e.g. for speedup runs)."""
         return [self.query(offset + k) for k in range(n)]
 
-    def kind_names(self) -> list[str]:
-        return [k.name for k in self.kinds]
-
 
 def workload_for(scenario: "Scenario", num_nodes: int, labels: Labels | None = None,
                  base_dir: Path | None = None) -> Workload:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -221,13 +221,3 @@ def jsonable(value: Any) -> Any:
         return value.value
     return str(value)
 
-
-def summary_of(phases: Sequence[PhaseResult]) -> dict[str, Any]:
-    """Totals over measured phases (warm-up excluded): queries, errors, error rate, throughput."""
-    measured = [p for p in phases if p.measured]
-    total = sum(p.total for p in measured)
-    errors = sum(p.errors for p in measured)
-    span = sum(p.planned_s for p in measured)
-    ok = total - errors
-    return {"total": total, "errors": errors, "error_rate": errors / total if total else 0.0,
-            "throughput_qps": ok / span if span > 0 else None}

@@ -125,11 +125,6 @@ class GenerateSpec(_Strict):
                 and not (k == "directed" and not self.directed)}
 
     @property
-    def rewire_p(self) -> float:
-        """Watts–Strogatz rewiring probability with its default filled in (older spelling)."""
-        return 0.1 if self.rewire is None else self.rewire
-
-    @property
     def num_nodes(self) -> int:
         return int(self.rows * self.cols) if self.kind == "grid" else int(self.nodes or 0)  # type: ignore[operator]
 

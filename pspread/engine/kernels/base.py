@@ -70,8 +70,3 @@ def node_retention(graph: Graph, model: SpreadModel) -> np.ndarray:
         r[graph.sink_mask] = 1.0
     return r
 
-
-def sparse_result(vector: np.ndarray, steps: int, converged: bool, touched: int) -> Activation:
-    """Wrap a dense activation vector as an ``Activation`` (non-zeros only)."""
-    nodes = np.flatnonzero(vector)
-    return Activation(nodes, vector[nodes].astype(np.float32), steps, converged, touched)
