@@ -86,6 +86,17 @@ class SeedBlock:
                 raise QueryError(f"{len(vals)} seed values for {len(nodes)} seeds")
         return cls(offsets, nodes, vals)
 
+    def to_wire(self) -> tuple[bytes, bytes, bytes | None]:
+        """The arrays as raw bytes: they pickle as a copy, where arrays would each carry a dtype."""
+        return (self.offsets.astype(np.int64, copy=False).tobytes(), self.nodes.astype(np.int64, copy=False).tobytes(),
+                None if self.values is None else self.values.astype(np.float32, copy=False).tobytes())
+
+    @classmethod
+    def from_wire(cls, wire: tuple[bytes, bytes, bytes | None]) -> "SeedBlock":
+        offsets, nodes, values = wire
+        return cls(np.frombuffer(offsets, np.int64), np.frombuffer(nodes, np.int64),
+                   None if values is None else np.frombuffer(values, np.float32))
+
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.nodes[a:b], None if self.values is None else self.values[a:b]

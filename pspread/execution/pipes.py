@@ -1,8 +1,8 @@
 """The process executor's transport: worker processes, their pipes, and one receiver thread.
 
-It owns only its own state -- the worker ``Slot``\\ s, a selector over every
-pipe, process sentinel and a wake-up pipe, the thread that waits on it -- and
-works on the executor's ``Admission`` through its lock:
+It owns only its own state -- the worker processes (a ``WorkerPool``), a
+selector over every pipe, process sentinel and a wake-up pipe, the thread
+that waits on it -- and works on the executor's ``Admission`` through its lock:
 
 * ``fill_locked`` moves queued chunks onto workers with room: a short queue
   goes one query at a time to whichever worker is free (pull: nothing waits
@@ -37,9 +37,9 @@ from pspread.execution.admission import Admission, Chunk, Deliveries, deliver
 from pspread.execution.answering import Reply
 from pspread.execution.answers import INVALID, OK, SeedBlock
 from pspread.execution.dispatch import make_balancer
-from pspread.execution.slots import Slot, spawn_worker
+from pspread.execution.pool import STOP_GRACE_S, WorkerPool
+from pspread.execution.slots import Slot
 
-STOP_GRACE_S = 1.0
 #: most work one chunk holds at saturation (a worker holds two: one computing, one waiting)
 CHUNK_S = 0.25
 Send = tuple[Slot, list[tuple[Any, ...]], "list[tuple[int, SpreadModel]] | None"]
@@ -63,10 +63,8 @@ class PipeTransport:
         self.mem_check_s = memory_check_s
         self.flush_s = flush_s
         self.mean_compute_s = 0.0  # running mean of the workers' time per query (sizes chunks)
-        self.ctx = mp.get_context(start_method)
-        self.slots: list[Slot] = []
+        self.pool = WorkerPool(mp.get_context(start_method), graph_path, adm.model, kernel, flush_s)
         self.accepting: list[Slot] = []
-        self.retiring: list[tuple[Slot, float]] = []  # (worker, kill-after time)
         self.shut = False
         self.ready = threading.Event()
         self.start_error: str | None = None
@@ -84,14 +82,14 @@ class PipeTransport:
     def start(self, timeout_s: float) -> str | None:
         """Start the workers and the receiver; wait until all are ready. Returns an error, or None."""
         for i in range(self._num):
-            self.slots.append(self._new_slot(i))
+            self.pool.slots.append(self.pool.spawn(i))
         self.thread.start()
         if not self.ready.wait(timeout_s):
             return f"workers did not start within {timeout_s:g} s (graph {self.graph_path})"
         return self.start_error
 
     def alive(self) -> bool:
-        return any(s.alive for s in self.slots)
+        return self.pool.alive()
 
     # ------------------------------------------------------------ dispatch
     def fill_locked(self, out: Deliveries) -> list[Send]:
@@ -124,11 +122,8 @@ class PipeTransport:
             for c in chunks:
                 b = c.batch
                 seeds, kinds = b.payload(c.start, c.stop)
-                if isinstance(seeds, SeedBlock):  # raw bytes pickle as a copy; arrays carry a dtype each
-                    seeds = (seeds.offsets.astype(np.int64, copy=False).tobytes(),
-                             seeds.nodes.astype(np.int64, copy=False).tobytes(),
-                             None if seeds.values is None else seeds.values.astype(np.float32, copy=False).tobytes())
-                wire.append((c.key, b.model_id, b.top_k, c.deadline, seeds, kinds))
+                wire.append((c.key, b.model_id, b.top_k, c.deadline,
+                             seeds.to_wire() if isinstance(seeds, SeedBlock) else seeds, kinds))
                 if b.model_id and b.model_id not in slot.known_models:
                     slot.known_models.add(b.model_id)
                     (new := new or []).append((b.model_id, adm.models[b.model_id]))
@@ -196,7 +191,7 @@ class PipeTransport:
             nd = adm.next_deadline()
             if nd is not None:
                 timeout = min(timeout, max(0.0, nd - now))
-            if self.retiring:
+            if self.pool.retiring:
                 timeout = min(timeout, 0.05)
             if self.mem_limit is not None:
                 timeout = min(timeout, max(0.0, next_mem - now))
@@ -232,7 +227,7 @@ class PipeTransport:
             with adm.lock:
                 out = adm.expire_locked(time.perf_counter())
             deliver(out)
-        if self.retiring:
+        if self.pool.retiring:
             self._reap()
         if self.mem_limit is not None and time.perf_counter() >= next_mem:
             next_mem = time.perf_counter() + self.mem_check_s
@@ -251,7 +246,7 @@ class PipeTransport:
                 slot.accepting = not self.adm.closed
                 if slot.accepting:
                     self.accepting.append(slot)
-                if all(s.ready or not s.alive for s in self.slots):
+                if all(s.ready or not s.alive for s in self.pool.slots):
                     self.ready.set()
                 sends = self.fill_locked(out)
             self.send(sends)
@@ -303,20 +298,9 @@ class PipeTransport:
         deliver(out)
 
     # ----------------------------------------------------------- lifecycle
-    def _new_slot(self, index: int, previous: Slot | None = None) -> Slot:
-        proc, conn = spawn_worker(self.ctx, index, self.graph_path, self.adm.model, self.kernel, self.flush_s)
-        slot = Slot(index, proc, conn)
-        if previous is not None:
-            slot.stats = previous.stats
-            slot.stats.restarts += 1
-            slot.start_failures = previous.start_failures
-        slot.stats.pid = slot.pid
-        slot.stats.in_flight = 0
-        return slot
-
     def _watch(self) -> None:
         """Register live workers' pipes and process sentinels with the selector (receiver thread)."""
-        for s in self.slots:
+        for s in self.pool.slots:
             if s.alive and not s.watched:
                 for fd, is_conn in ((s.conn.fileno(), True), (s.proc.sentinel, False)):
                     self.sel.register(fd, selectors.EVENT_READ, (s, is_conn))
@@ -356,14 +340,11 @@ class PipeTransport:
                 replace = slot.start_failures < 3
         if replace:
             try:
-                new = self._new_slot(slot.index, slot)
+                new = self.pool.spawn(slot.index, slot)
             except Exception as exc:  # noqa: BLE001 - e.g. out of processes
                 why = f"{why}; replacing it failed: {exc}"
             else:
-                with adm.lock:
-                    self.slots[slot.index] = new
-                    if adm.closed:
-                        self._retire_locked(new, STOP_GRACE_S)
+                self._install(new)
         with adm.lock:
             if not self.alive():
                 out.extend(adm.lose_queued_locked(why))
@@ -378,21 +359,13 @@ class PipeTransport:
         deliver(out)
 
     def _check_memory(self) -> None:
-        import psutil
-
+        """The memory guard: drain a worker past the limit, one at a time, so the others keep serving."""
         with self.adm.lock:
-            slots = [s for s in self.slots if s.alive and s.ready and not s.draining]
-            busy_recycling = any(s.draining for s in self.slots if s.alive) or any(
-                s.recycle for s, _ in self.retiring)
-        for s in slots:
-            try:
-                rss = s.process_info().memory_info().rss
-            except (psutil.Error, OSError):
-                continue
-            s.stats.rss_bytes = int(rss)
-            if self.mem_limit is not None and rss > self.mem_limit and not busy_recycling:
-                self._drain(s)
-                busy_recycling = True  # one worker at a time: the others keep serving
+            slots = [s for s in self.pool.slots if s.alive and s.ready and not s.draining]
+            busy_recycling = self.pool.recycling()
+        victim = self.pool.over_limit(slots, self.mem_limit)
+        if victim is not None and not busy_recycling:
+            self._drain(victim)
 
     def _drain(self, slot: Slot) -> None:
         """Stop giving ``slot`` work; it is replaced once its last query is answered."""
@@ -411,42 +384,26 @@ class PipeTransport:
         self._retire_locked(slot, STOP_GRACE_S)
 
     def _retire_locked(self, slot: Slot, grace: float) -> None:
-        """Ask a worker to stop and remember its process so it is joined (or killed) later."""
-        slot.alive = False
         self._unwatch(slot)
-        try:
-            with slot.send_lock:
-                slot.conn.send(("stop",))
-        except (OSError, ValueError):
-            pass
-        self.retiring.append((slot, time.perf_counter() + grace))
+        self.pool.retire_locked(slot, grace)
+
+    def _install(self, new: Slot) -> None:
+        """A replacement process takes its slot (and is stopped at once if the executor closed meanwhile)."""
+        with self.adm.lock:
+            self.pool.slots[new.index] = new
+            if self.adm.closed:
+                self._retire_locked(new, STOP_GRACE_S)
 
     def _reap(self) -> None:
-        now = time.perf_counter()
-        replace: list[Slot] = []
         with self.adm.lock:
-            keep = []
-            for slot, kill_at in self.retiring:
-                if slot.proc.exitcode is not None or not slot.proc.is_alive():
-                    slot.finish()
-                    if slot.recycle and not self.adm.closed:
-                        slot.recycle = False
-                        replace.append(slot)
-                    continue
-                if now >= kill_at:
-                    slot.proc.kill()
-                keep.append((slot, kill_at))
-            self.retiring = keep
+            replace = self.pool.reap_locked(self.adm.closed)
         for slot in replace:
             try:
-                new = self._new_slot(slot.index, slot)
+                new = self.pool.spawn(slot.index, slot)
             except Exception as exc:  # noqa: BLE001 - e.g. out of processes: lose no query over it
                 self._lose_waiting_if_no_worker(f"worker {slot.index} could not be replaced: {exc}")
                 continue
-            with self.adm.lock:
-                self.slots[slot.index] = new
-                if self.adm.closed:
-                    self._retire_locked(new, STOP_GRACE_S)
+            self._install(new)
 
     def close_locked(self) -> None:
         self.accepting = []  # no worker takes work any more
@@ -460,27 +417,8 @@ class PipeTransport:
         if self.thread.is_alive() and threading.current_thread() is not self.thread:
             self.thread.join(timeout=5.0)
         with self.adm.lock:
-            procs = list(self.slots) + [s for s, _ in self.retiring]
-            self.retiring = []
-        for s in procs:
-            try:
-                with s.send_lock:
-                    s.conn.send(("stop",))
-            except (OSError, ValueError):
-                pass
-        end = time.monotonic() + STOP_GRACE_S
-        for s in procs:
-            s.proc.join(timeout=max(0.0, end - time.monotonic()))
-        for s in procs:
-            if s.proc.is_alive():
-                s.proc.terminate()
-        end = time.monotonic() + STOP_GRACE_S
-        for s in procs:
-            s.proc.join(timeout=max(0.0, end - time.monotonic()))
-            if s.proc.is_alive():
-                s.proc.kill()
-                s.proc.join(timeout=5.0)
-            s.finish()
+            procs = self.pool.take_all_locked()
+        self.pool.stop(procs)
         self.sel.close()
         for fd in (self._wake_r, self._wake_w):
             try:

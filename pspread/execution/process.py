@@ -120,7 +120,7 @@ class ProcessExecutor(Executor):
 
     def pids(self) -> list[int]:
         with self._adm.lock:
-            return [s.pid for s in self._pipes.slots if s.alive]
+            return [s.pid for s in self._pipes.pool.slots if s.alive]
 
     # -------------------------------------------------------------- admit
     def _model_id(self, model: SpreadModel | None) -> int:
@@ -156,7 +156,7 @@ class ProcessExecutor(Executor):
         import psutil
 
         with self._adm.lock:
-            slots = list(self._pipes.slots)
+            slots = list(self._pipes.pool.slots)
             ws = []
             for s in slots:
                 w = WorkerStats(**vars(s.stats))

@@ -29,8 +29,6 @@ import time
 from collections import deque
 from typing import Any
 
-import numpy as np
-
 from pspread.execution.answering import HOOKS_ENV, SpreaderCache, answer_chunk
 from pspread.execution.answers import SeedBlock
 
@@ -114,10 +112,8 @@ def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_
             break
         while work:
             key, model_id, top_k, deadline, seeds, kinds = work.popleft()
-            if isinstance(seeds, tuple):  # a SeedBlock's arrays, as raw bytes
-                offsets, nodes, values = seeds
-                seeds = SeedBlock(np.frombuffer(offsets, np.int64), np.frombuffer(nodes, np.int64),
-                                  None if values is None else np.frombuffer(values, np.float32))
+            if isinstance(seeds, tuple):  # a SeedBlock, as raw bytes
+                seeds = SeedBlock.from_wire(seeds)
             out.append((key, answer_chunk(cache, model_id, top_k, seeds, kinds, deadline, hooks).to_wire()))
             if len(out) == 1:
                 first_unsent = perf()
