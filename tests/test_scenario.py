@@ -13,10 +13,10 @@ from pspread.scenario.loader import (
     default_scenario,
     find_scenarios,
     load_scenario,
-    parse_set_option,
     resolve_scenario,
     shipped_dir,
 )
+from pspread.scenario.overrides import parse_set_option
 
 REPO = Path(__file__).resolve().parents[1]
 NO_ENV: dict[str, str] = {}

@@ -22,8 +22,9 @@ from pspread.errors import ScenarioError
 from pspread.load.capacity import CapacityReport, find_capacity, soak
 from pspread.load.runner import Runner, make_executor
 from pspread.load.scaling import ScalingPoint, measure_scaling
-from pspread.scenario.loader import load_scenario, parse_set_option, resolve_scenario
+from pspread.scenario.loader import load_scenario, resolve_scenario
 from pspread.scenario.model import Scenario
+from pspread.scenario.overrides import parse_set_option
 from pspread.scenario.units import format_duration, parse_duration
 
 ScenarioArg = Annotated[Optional[str], typer.Argument(
