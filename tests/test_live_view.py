@@ -12,7 +12,7 @@ from pspread.load.null import NullExecutor
 from pspread.load.recorder import Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.metrics.thresholds import Threshold, Verdict, VerdictStatus, parse_threshold
-from pspread.scenario.model import PhaseSpec
+from pspread.scenario.phases import PhaseSpec
 from pspread.ui.live import LiveStats, plain_line, render
 from pspread.ui.summary import print_summary, verdict_lines
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from pspread.load.runner import PhaseFigures, Runner, observed_for
 from pspread.metrics.thresholds import Threshold, VerdictStatus, evaluate, parse_threshold
-from pspread.scenario.model import PhaseSpec
+from pspread.scenario.phases import PhaseSpec
 
 DEFAULT_LATENCY = "p(99)<100"
 DEFAULT_ERRORS = "rate<0.01"

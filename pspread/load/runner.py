@@ -34,7 +34,8 @@ from pspread.load.schedule import ArrivalSchedule
 from pspread.load.workload import Workload, workload_for
 from pspread.metrics import stats
 from pspread.metrics.thresholds import SCALING_METRICS, Observed, Verdict, evaluate_all
-from pspread.scenario.model import PhaseSpec, Scenario
+from pspread.scenario.model import Scenario
+from pspread.scenario.phases import PhaseSpec
 
 CACHE_ENV = "PSPREAD_CACHE_DIR"
 

@@ -10,16 +10,15 @@ from pspread.scenario.model import (
     GenerateSpec,
     GraphSpec,
     ModelSpec,
-    PhaseSpec,
     QueryType,
     QueryTypeSpec,
     Scenario,
     SeedsSpec,
     SpeedupSpec,
-    StageSpec,
     ThresholdsSpec,
     WorkloadSpec,
 )
+from pspread.scenario.phases import PhaseSpec, StageSpec
 from pspread.scenario.units import format_duration, parse_duration
 
 __all__ = [

@@ -17,58 +17,30 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, fields
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
 from pspread.metrics.thresholds import METRICS, Threshold, parse_threshold
-from pspread.scenario.units import parse_duration
-
-# ------------------------------------------------------------------ field types
-_DURATION_INPUT = Union[float, str]
-DurationS = Annotated[float, Field(ge=0),
-                      BeforeValidator(lambda v: parse_duration(v, "s"), json_schema_input_type=_DURATION_INPUT)]
-DurationMs = Annotated[float, Field(ge=0),
-                       BeforeValidator(lambda v: parse_duration(v, "ms"), json_schema_input_type=_DURATION_INPUT)]
-PositiveDurationS = Annotated[float, Field(gt=0),
-                              BeforeValidator(lambda v: parse_duration(v, "s"), json_schema_input_type=_DURATION_INPUT)]
-
-ParamValue = Union[bool, int, float, str]
-GeneratorKind = Literal["barabasi-albert", "erdos-renyi", "watts-strogatz", "grid"]
-PresetName = Literal["threshold", "spreadr", "ppr"]
-KernelName = Literal["auto", "frontier", "dense", "push", "reference"]
-StopName = Literal["converged", "topk"]
-ExecutorKind = Literal["process", "inline", "dask"]
-BalanceName = Literal["round-robin", "least-loaded", "power-of-two"]
-PhaseKind = Literal["warmup", "constant", "ramp", "closed"]
-Sampling = Literal["uniform", "zipf"]
+from pspread.scenario.fields import (
+    BalanceName,
+    ExecutorKind,
+    GeneratorKind,
+    KernelName,
+    ParamValue,
+    PositiveDurationS,
+    PresetName,
+    Sampling,
+    StopName,
+    Workers,
+    _Strict,
+)
+from pspread.scenario.phases import PhaseSpec
 
 _MODEL_PARAMS = {f.name for f in fields(SpreadModel)} | {"alpha"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def _check_workers(value: Any) -> Any:
-    """``"auto"`` or an integer >= 1 (strings from the environment are accepted)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "auto":
-            return "auto"
-        if text.isdigit():
-            value = int(text)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"workers must be an integer >= 1 or 'auto', got {value!r}")
-    return value
-
-
-Workers = Annotated[Union[int, Literal["auto"]], BeforeValidator(_check_workers)]
-
-
-class _Strict(BaseModel):
-    """Base of every section: unknown keys are errors, defaults are validated too."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 # ----------------------------------------------------------------------- graph
@@ -290,121 +262,6 @@ class QueryType:
     model: SpreadModel
     seeds_per_query: int
     top_k: int
-
-
-# ---------------------------------------------------------------------- phases
-class StageSpec(_Strict):
-    """One ramp stage: go linearly to ``target_qps`` over ``duration_s`` (as k6's stages)."""
-
-    duration_s: PositiveDurationS
-    target_qps: float = Field(ge=0)
-
-
-_OPEN_ONLY = ("rate_qps", "start_rate_qps", "end_rate_qps", "stages", "poisson")
-_ALLOWED: dict[str, set[str]] = {
-    "warmup": {"rate_qps", "clients", "think_time_ms", "poisson"},
-    "constant": {"rate_qps", "poisson"},
-    "ramp": {"start_rate_qps", "end_rate_qps", "stages", "poisson"},
-    "closed": {"clients", "think_time_ms"},
-}
-_KIND_SPECIFIC = ("rate_qps", "start_rate_qps", "end_rate_qps", "stages", "poisson", "clients", "think_time_ms")
-
-
-class PhaseSpec(_Strict):
-    """One phase of a run.
-
-    ``warmup``: excluded from the figures; open at ``rate_qps`` if given, else
-    closed-loop with ``clients`` (None: one per worker).  ``constant``: open
-    model at ``rate_qps``.  ``ramp``: open model from ``start_rate_qps`` to
-    ``end_rate_qps`` over ``duration_s``, or through ``stages`` (starting at
-    ``start_rate_qps``, default 0).  ``closed``: ``clients`` each send a query,
-    wait for it, think ``think_time_ms``, repeat.  ``poisson``: exponential
-    inter-arrival times instead of evenly spaced ones.
-    """
-
-    name: Optional[str] = None
-    kind: PhaseKind = "constant"
-    duration_s: Optional[PositiveDurationS] = None
-    rate_qps: Optional[float] = Field(None, gt=0)
-    start_rate_qps: Optional[float] = Field(None, ge=0)
-    end_rate_qps: Optional[float] = Field(None, ge=0)
-    stages: Optional[list[StageSpec]] = Field(None, min_length=1)
-    poisson: bool = False
-    clients: Optional[int] = Field(None, ge=1)
-    think_time_ms: DurationMs = 0.0
-
-    @model_validator(mode="after")
-    def _fits_kind(self) -> "PhaseSpec":
-        problems: list[str] = []
-        allowed = _ALLOWED[self.kind]
-        for key in _KIND_SPECIFIC:
-            given = key in self.model_fields_set and getattr(self, key) != type(self).model_fields[key].default
-            if given and key not in allowed:
-                problems.append(f"{key} does not apply to a {self.kind} phase (it takes {', '.join(sorted(allowed))})")
-        if self.kind == "constant" and self.rate_qps is None:
-            problems.append("rate_qps is required for a constant phase")
-        if self.kind == "closed" and self.clients is None:
-            problems.append("clients is required for a closed phase")
-        if self.kind == "ramp":
-            problems += self._ramp_problems()
-        if self.duration_s is None and self.kind != "ramp":
-            problems.append(f"duration_s is required for a {self.kind} phase (e.g. duration_s: 30s)")
-        if problems:
-            raise ValueError("; ".join(problems))
-        if self.name is None:
-            self.name = self.kind
-        return self
-
-    def _ramp_problems(self) -> list[str]:
-        if self.stages is not None:
-            if self.end_rate_qps is not None:
-                return ["give either end_rate_qps or stages, not both"]
-            total = sum(s.duration_s for s in self.stages)
-            if self.duration_s is not None and abs(self.duration_s - total) > 1e-9:
-                return [f"duration_s ({self.duration_s:g}) differs from the sum of the stages ({total:g}); drop it"]
-            self.duration_s = total
-            return []
-        missing = [k for k in ("start_rate_qps", "end_rate_qps", "duration_s") if getattr(self, k) is None]
-        if missing:
-            return ["a ramp phase needs start_rate_qps, end_rate_qps and duration_s, or stages; "
-                    f"missing {', '.join(missing)}"]
-        return []
-
-    @property
-    def is_open(self) -> bool:
-        """Whether arrivals follow a schedule (open model) rather than clients (closed model)."""
-        return self.kind in ("constant", "ramp") or (self.kind == "warmup" and self.rate_qps is not None)
-
-    @property
-    def measured(self) -> bool:
-        """Warm-up phases are excluded from the figures and the gates."""
-        return self.kind != "warmup"
-
-    def ramp_segments(self) -> list[tuple[float, float, float]]:
-        """``(duration_s, from_qps, to_qps)`` segments of the arrival rate over the phase."""
-        if self.kind == "ramp" and self.stages is not None:
-            segments, rate = [], self.start_rate_qps or 0.0
-            for stage in self.stages:
-                segments.append((stage.duration_s, rate, stage.target_qps))
-                rate = stage.target_qps
-            return segments
-        if self.kind == "ramp":
-            return [(float(self.duration_s or 0), float(self.start_rate_qps or 0), float(self.end_rate_qps or 0))]
-        if self.rate_qps is not None:
-            return [(float(self.duration_s or 0), self.rate_qps, self.rate_qps)]
-        return []
-
-    def rate_at(self, t_s: float) -> float | None:
-        """The target arrival rate ``t_s`` seconds into the phase (None for closed-loop phases)."""
-        segments = self.ramp_segments()
-        if not segments:
-            return None
-        start = 0.0
-        for duration, lo, hi in segments:
-            if t_s < start + duration:
-                return lo + (hi - lo) * (t_s - start) / duration if duration > 0 else hi
-            start += duration
-        return segments[-1][2]
 
 
 # ------------------------------------------------------------------ thresholds

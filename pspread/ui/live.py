@@ -26,7 +26,7 @@ from pspread.load.recorder import OK_CODE, OUTCOMES, Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.load.runner import PhaseFigures
 from pspread.metrics.thresholds import Observed, Threshold, VerdictStatus, evaluate
-from pspread.scenario.model import PhaseSpec
+from pspread.scenario.phases import PhaseSpec
 
 REFRESH_HZ = 4.0
 
