@@ -289,19 +289,20 @@ def _stream(source: QuerySource) -> Callable[[int, int], list[Group] | None]:
         return owner.groups
 
     def groups(k0: int, k1: int) -> list[Group] | None:
-        runs: list[Group] = []
+        runs: list[tuple[Query, list[int], list[Any]]] = []  # first query of a run, its positions, its seeds
         for k in range(k0, k1):
             q = source(k)  # type: ignore[operator]
             if q is None:
                 break
-            last = runs[-1] if runs else None
-            if (last is not None and last.model is q.model and last.top_k == q.top_k
-                    and last.timeout_s == q.timeout_s and last.kind == q.kind):
-                last.positions = np.append(last.positions, k - k0)
-                last.seeds.append(q.seeds)  # type: ignore[union-attr]
-            else:
-                runs.append(Group(np.array([k - k0]), [q.seeds], q.kind, q.model, q.top_k, q.timeout_s))
-        return runs if runs or k1 == k0 else None
+            first = runs[-1][0] if runs else None
+            if not (first is not None and first.model is q.model and first.top_k == q.top_k
+                    and first.timeout_s == q.timeout_s and first.kind == q.kind):
+                runs.append((q, [], []))
+            runs[-1][1].append(k - k0)
+            runs[-1][2].append(q.seeds)
+        if not runs and k1 > k0:
+            return None
+        return [Group(np.asarray(pos), seeds, q.kind, q.model, q.top_k, q.timeout_s) for q, pos, seeds in runs]
 
     return groups
 
