@@ -31,6 +31,11 @@ _EXPORTS = {
     "ModelError": "pspread.errors",
     "QueryError": "pspread.errors",
     "ScenarioError": "pspread.errors",
+    "ExitCode": "pspread.errors",
+    "run_scenario": "pspread.session.run",
+    "stress_scenario": "pspread.session.run",
+    "speedup_scenario": "pspread.session.run",
+    "Results": "pspread.results.model",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

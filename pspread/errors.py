@@ -8,12 +8,24 @@ can catch bad parameters the way they would anywhere else.
 
 from __future__ import annotations
 
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Every exit status pspread's commands end with; a run's is also recorded in its results file."""
+
+    OK = 0  #: every gate passed (or there were none)
+    GATE_FAILED = 1  #: the run completed and a gate failed
+    USAGE = 2  #: bad input: scenario, graph, flag, results file; nothing was run
+    ABORTED = 3  #: the run could not go on (workers keep dying, scheduler unreachable)
+    INTERRUPTED = 130  #: Ctrl-C (what was measured is written first)
+
 
 class PspreadError(Exception):
     """Base class of every error pspread raises on purpose."""
 
     #: exit code the CLI uses for this kind of error
-    exit_code: int = 2
+    exit_code: int = ExitCode.USAGE
 
 
 class GraphError(PspreadError):
@@ -35,10 +47,10 @@ class ScenarioError(PspreadError):
 class ExecutorError(PspreadError):
     """The executor cannot start or was used after it was closed."""
 
-    exit_code = 3
+    exit_code = ExitCode.ABORTED
 
 
 class RunAborted(PspreadError):
     """A run could not go on (scheduler unreachable, every worker lost, ...)."""
 
-    exit_code = 3
+    exit_code = ExitCode.ABORTED

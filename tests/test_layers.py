@@ -27,10 +27,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "execution": frozenset({"engine"}),
     "scenario": frozenset({"engine", "metrics"}),
     "results": frozenset({"metrics"}),
-    "load": frozenset({"engine", "execution", "metrics", "scenario"}),
-    "ui": frozenset({"load", "metrics", "scenario"}),
+    "load": frozenset({"engine", "execution", "metrics", "results", "scenario"}),
+    "session": frozenset({"execution", "load", "metrics", "results", "scenario"}),
+    "ui": frozenset({"load", "metrics", "results", "scenario"}),
     "bench": frozenset({"engine", "execution", "load"}),
-    "cli": frozenset({"bench", "engine", "load", "metrics", "results", "scenario", "ui"}),
+    "cli": frozenset({"bench", "engine", "load", "results", "scenario", "session", "ui"}),
 }
 OPEN_TO_ALL = "errors"
 
@@ -40,7 +41,7 @@ UI_LIBRARIES: dict[str, frozenset[str]] = {
     "click": frozenset({"cli"}),
     "rich": frozenset({"cli", "ui"}),
     "yaml": frozenset({"cli", "scenario"}),
-    "pydantic": frozenset({"cli", "scenario"}),
+    "pydantic": frozenset({"cli", "results", "scenario"}),
 }
 
 

@@ -12,6 +12,7 @@ from pspread.load.null import NullExecutor
 from pspread.load.recorder import Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.metrics.thresholds import Threshold, Verdict, VerdictStatus, parse_threshold
+from pspread.results.model import Results, utc_now
 from pspread.scenario.phases import PhaseSpec
 from pspread.ui.live import LiveStats, plain_line, render
 from pspread.ui.summary import print_summary, verdict_lines
@@ -67,9 +68,10 @@ def test_summary_marks_skipped_with_reason() -> None:
     t = parse_threshold("speedup", "value>=4")
     verdicts = [Verdict(t, VerdictStatus.SKIPPED, reason="needs 4 cores, this machine has 2"),
                 Verdict(parse_threshold("latency_ms", "p(99)<50"), VerdictStatus.PASS, observed=12.0)]
-    lines = verdict_lines(verdicts)
+    results = Results(scenario_name="demo", started_utc=utc_now()).with_verdicts(verdicts).finished("complete", 0)
+    lines = verdict_lines(results.thresholds)
     assert "SKIPPED: needs 4 cores, this machine has 2" in lines[0] and "✓" in lines[1]
     console = Console(file=io.StringIO(), width=200)
-    print_summary(console, "demo", verdicts, [])
+    print_summary(console, results)
     out = console.file.getvalue()
     assert "PASSED: 1 passed, 0 failed, 1 skipped" in out

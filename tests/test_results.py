@@ -17,6 +17,7 @@ from pspread.results import (
     Results,
     ResultsError,
     ResultsWriter,
+    RunSummary,
     export,
     read_results,
     to_csv,
@@ -25,6 +26,7 @@ from pspread.results import (
     write_json_atomic,
 )
 from pspread.results.environment import collect_environment, git_revision
+from pspread.results.records import DriverRecord
 
 
 def make_results(name: str = "demo", seconds: int = 5, seed: int = 0) -> Results:
@@ -36,7 +38,9 @@ def make_results(name: str = "demo", seconds: int = 5, seed: int = 0) -> Results
                          series=per_second(t, lat, ok, duration_s=seconds), total=int(t.size),
                          errors=int((~ok).sum()), throughput_qps=float(ok.sum() / seconds), planned_s=seconds,
                          outcomes={"ok": int(ok.sum()), "timed_out": int((~ok).sum())},
-                         extra={"driver": {"late": 3}})
+                         driver=DriverRecord(model="default", planned=t.size, submitted=t.size, completed=t.size,
+                                             late_starts=3, dropped=0, started_at=0.0, submitted_until=seconds,
+                                             ended_at=seconds, drained=True, stopped=False, duration_s=seconds))
     warm = PhaseResult(name="warmup", kind="warmup", measured=False, latency_ms=summarize([1.0, 2.0]),
                        series=per_second([0.1, 0.2], [1.0, 2.0]), total=2)
     verdicts = evaluate_all(
@@ -45,8 +49,8 @@ def make_results(name: str = "demo", seconds: int = 5, seed: int = 0) -> Results
         Observed(latency_ms=lat[ok], values={"speedup": 1.8}, cores=2, speedup_workers=4),
     )
     return Results(scenario_name=name, scenario={"name": name}, started_utc=utc_now(),
-                   environment={"cpu_model": "test cpu", "cores_logical": 2}, phases=(warm, steady),
-                   summary={"throughput_qps": steady.throughput_qps, "latency_ms": steady.latency_ms.to_dict()},
+                   environment={"cpu_model": "test cpu", "cores_logical": 2}, phases=[warm, steady],
+                   summary=RunSummary(throughput_qps=steady.throughput_qps, latency_ms=steady.latency_ms),
                    ).with_verdicts(verdicts).finished("complete", 1)
 
 
@@ -56,10 +60,10 @@ def test_round_trip_through_json(tmp_path: Path) -> None:
     assert path.parent == tmp_path and path.name.endswith("-demo.json")
     again = read_results(path)
     assert again == results
-    assert again.phases[1].extra["driver"] == {"late": 3}
-    assert again.measured_phases == (results.phases[1],)
+    assert again.phases[1].driver is not None and again.phases[1].driver.late_starts == 3
+    assert again.measured_phases == [results.phases[1]]
     data = json.loads(path.read_text())
-    assert data["schema_version"] == 1 and data["exit_status"] == 1
+    assert data["schema_version"] == 2 and data["exit_status"] == 1
 
 
 def test_nan_becomes_null(tmp_path: Path) -> None:
@@ -162,15 +166,31 @@ def test_environment_probes(tmp_path: Path) -> None:
     assert git_revision(tmp_path) is None  # not a git checkout: tolerated, recorded as None
 
 
-def test_phase_record_from_a_runner_dict_keeps_unknown_keys() -> None:
+def test_phase_record_round_trips_and_a_misspelt_key_is_refused_with_its_place(tmp_path: Path) -> None:
     series = per_second([0.5, 1.5], [3.0, 4.0], duration_s=2)
-    record = {"name": "steady", "kind": "constant", "measured": True, "planned_s": 2.0,
-              "driver": {"late": 1}, "latency_ms": summarize([3.0, 4.0]).to_dict(), "outcomes": {"ok": 2},
-              "errors": 0, "total": 2, "error_rate": 0.0, "throughput_qps": 1.0, "per_worker": {"0": 2},
-              "series": series.to_dict(), "resources": {"parent_cpu_s": 0.1}}
-    phase = PhaseResult.from_dict(record)
-    assert phase.extra == {"driver": {"late": 1}, "resources": {"parent_cpu_s": 0.1}}
-    assert phase.latency_ms.med == 3.5 and phase.series == series
-    assert PhaseResult.from_dict(phase.to_dict()) == phase
-    with pytest.raises(ResultsError, match="steady"):
-        PhaseResult.from_dict({"name": "steady"})
+    phase = PhaseResult(name="steady", kind="constant", measured=True, planned_s=2.0, latency_ms=summarize([3.0, 4.0]),
+                        outcomes={"ok": 2}, total=2, throughput_qps=1.0, per_worker={"0": 2}, series=series)
+    assert phase.latency_ms.med == 3.5 and phase.series.series() == series
+    assert PhaseResult.model_validate(phase.to_dict()) == phase
+    data = make_results().to_dict()
+    data["phases"][1]["latncy_ms"] = data["phases"][1].pop("latency_ms")
+    with pytest.raises(ResultsError, match=r"phases\.1\.latncy_ms"):
+        Results.from_dict(data)
+    data = make_results().to_dict()
+    del data["phases"][1]["name"]
+    with pytest.raises(ResultsError, match=r"phases\.1\.name"):
+        Results.from_dict(data)
+
+
+def test_published_json_schema_matches_the_model_and_accepts_a_real_file(tmp_path: Path) -> None:
+    from pspread.results.schema import json_schema, schema_text
+
+    published = Path(__file__).resolve().parents[1] / "docs" / "results.schema.json"
+    assert published.read_text(encoding="utf-8") == schema_text(), \
+        "docs/results.schema.json is stale: run `python -m pspread.results.schema`"
+    schema = json_schema()
+    data = make_results().to_dict()
+    assert set(data) <= set(schema["properties"])
+    assert set(schema["required"]) <= set(data)
+    latency = schema["$defs"]["LatencyRecord"]["properties"]
+    assert "p(99)" in latency and "p99" not in latency

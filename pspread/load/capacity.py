@@ -21,8 +21,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pspread.load.runner import PhaseFigures, Runner, observed_for
+from pspread.load.runner import Runner
 from pspread.metrics.thresholds import Threshold, VerdictStatus, evaluate, parse_threshold
+from pspread.results.model import PhaseResult
+from pspread.results.summary import observed
 from pspread.scenario.phases import PhaseSpec
 
 DEFAULT_LATENCY = "p(99)<100"
@@ -79,12 +81,12 @@ def gates_for(thresholds: list[Threshold]) -> tuple[Threshold, Threshold]:
             errors or parse_threshold("error_rate", DEFAULT_ERRORS))
 
 
-def judge(figures: PhaseFigures, latency: Threshold, errors: Threshold, min_share: float = 0.9) -> Probe:
+def judge(figures: PhaseResult, latency: Threshold, errors: Threshold, min_share: float = 0.9) -> Probe:
     """Did one probe hold the offered rate within the gates?"""
-    rate = float(figures.planned_rate or 0.0)
-    observed = observed_for([figures])
-    lat_v = evaluate(latency, observed)
-    err_v = evaluate(errors, observed)
+    rate = float(figures.planned_rate_qps or 0.0)
+    seen = observed([figures])
+    lat_v = evaluate(latency, seen)
+    err_v = evaluate(errors, seen)
     # answers per second from the first arrival to the last answer: a system that falls behind drains late
     achieved = figures.throughput_qps
     reasons = []
@@ -179,19 +181,20 @@ class SoakReport:
         return dict(self.__dict__, latency_drift=self.latency_drift)
 
 
-def soak(runner: Runner, rate: float, duration_s: float) -> tuple[PhaseFigures, SoakReport]:
+def soak(runner: Runner, rate: float, duration_s: float) -> tuple[PhaseResult, SoakReport]:
     """One steady phase of ``duration_s`` at ``rate``; compare its first and last tenth."""
     figures = runner.run_phase(PhaseSpec(name="soak", kind="constant", duration_s=duration_s, rate_qps=rate))
-    p99 = figures.series.p99_ms
+    p99 = figures.series.series().p99_ms
     w = max(1, len(p99) // 10)
     first = np.nanmedian(p99[:w]) if np.isfinite(p99[:w]).any() else None
     last = np.nanmedian(p99[-w:]) if np.isfinite(p99[-w:]).any() else None
-    rss = [row[1] for row in figures.resources.series]
+    resources = figures.resources
+    rss = [row[1] for row in resources.series] if resources is not None else []
     k = max(1, len(rss) // 10)
     rss_first = float(np.mean(rss[:k])) / 2**20 if rss else None
     rss_last = float(np.mean(rss[-k:])) / 2**20 if rss else None
     return figures, SoakReport(
         rate_qps=rate, duration_s=duration_s,
         p99_first_ms=None if first is None else float(first), p99_last_ms=None if last is None else float(last),
-        rss_first_mb=rss_first, rss_last_mb=rss_last, rss_growth=figures.resources.rss_growth,
+        rss_first_mb=rss_first, rss_last_mb=rss_last, rss_growth=resources.rss_growth if resources else None,
     )

@@ -20,7 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pspread.errors import PspreadError
 from pspread.results.model import Results, ResultsError
+from pspread.results.records import CapacityRecord, ScalingRecord
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -40,11 +42,60 @@ def _encode(results: Results) -> bytes:
     return (json.dumps(results.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it; done once)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK: int | None = None
+
+
+class OutputError(PspreadError):
+    """An output path cannot be written, or would overwrite a file without ``--force`` (exit 2)."""
+
+
+def check_output(path: str | Path, force: bool = False, what: str = "output") -> Path:
+    """Refuse, before anything runs, an output file that could not be written or would overwrite one.
+
+    The folder must exist (or be creatable) and be writable; an existing file
+    is replaced only with ``force``; a folder is never replaced.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{what} {target}: is a folder; give a file name, e.g. {target / 'results.json'}")
+    if target.exists() and not force:
+        raise OutputError(f"{what} {target}: already exists; pass --force to replace it, or choose another name")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {target}: folder {folder} is not writable; choose a path you can write")
+    return target
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file renamed over it)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(target.parent, text.encode("utf-8"), target.stem)
+    try:
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
+    return target
+
+
 def _write_temp(folder: Path, payload: bytes, stem: str) -> Path:
-    """The payload in a fsynced temporary file in ``folder``; removed again on any failure."""
+    """The payload in a fsynced temporary file in ``folder``, mode per the umask; removed on any failure."""
     fd, name = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
     tmp = Path(name)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared like any file
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -167,9 +218,11 @@ def _num(value: Any, digits: int = 2) -> str:
 
 
 def to_markdown(results: Results) -> str:
-    """A summary for CI job pages: verdict, thresholds (✓/✗/–), phases, scaling, environment."""
+    """A summary for CI job pages: verdict, thresholds (✓/✗/–), phases, scaling, capacity, environment."""
     counts = results.verdict_counts()
     verdict = "FAILED" if counts.get("fail") else ("PASSED" if results.status == "complete" else results.status.upper())
+    if results.capacity is not None and results.status == "complete":
+        verdict = "DONE"
     lines = [f"## pspread: {results.scenario_name} — {verdict}", ""]
     lines.append(f"Started {results.started_utc}, finished {results.finished_utc or '–'}, "
                  f"status {results.status}, exit {_num(results.exit_status, 0)}.")
@@ -177,9 +230,8 @@ def to_markdown(results: Results) -> str:
     if results.thresholds:
         lines += ["| | metric | threshold | observed | note |", "|---|---|---|---|---|"]
         for t in results.thresholds:
-            status = str(t.get("status"))
-            lines.append(f"| {_MARK.get(status, '?')} | {t.get('metric')} | `{t.get('threshold')}` | "
-                         f"{_num(t.get('observed'), 3)} | {t.get('reason') or status} |")
+            lines.append(f"| {_MARK.get(t.status, '?')} | {t.metric} | `{t.threshold}` | "
+                         f"{_num(t.observed, 3)} | {t.reason or t.status} |")
         lines.append("")
     if results.phases:
         lines += ["| phase | kind | queries | errors | qps | p50 ms | p95 ms | p99 ms | max ms |",
@@ -190,8 +242,10 @@ def to_markdown(results: Results) -> str:
             lines.append(f"| {name} | {p.kind} | {p.total} | {p.errors} | {_num(p.throughput_qps, 1)} | "
                          f"{_num(lat.med)} | {_num(lat.p95)} | {_num(lat.p99)} | {_num(lat.max)} |")
         lines.append("")
-    if results.scaling:
+    if results.scaling is not None:
         lines += _scaling_lines(results.scaling)
+    if results.capacity is not None:
+        lines += _capacity_lines(results.capacity)
     env = results.environment
     if env:
         git = env.get("git") or {}
@@ -201,19 +255,26 @@ def to_markdown(results: Results) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _scaling_lines(scaling: Any) -> list[str]:
-    workers = scaling.get("workers") or []
-    speedups = scaling.get("speedup") or []
-    effs = scaling.get("efficiency") or []
+def _scaling_lines(scaling: ScalingRecord) -> list[str]:
     lines = ["| workers | speedup | efficiency |", "|---:|---:|---:|"]
-    for i, w in enumerate(workers):
-        lines.append(f"| {w} | {_num(speedups[i] if i < len(speedups) else None)} | "
-                     f"{_num(effs[i] if i < len(effs) else None)} |")
-    usl = scaling.get("usl")
-    if isinstance(usl, dict):
+    for p in scaling.points:
+        lines.append(f"| {p.workers} | {_num(p.speedup) if not p.skipped else 'skipped'} | {_num(p.efficiency)} |")
+    if scaling.usl is not None:
+        usl = scaling.usl
         lines.append("")
-        lines.append(f"USL fit: σ = {_num(usl.get('sigma'), 4)}, κ = {_num(usl.get('kappa'), 5)}, "
-                     f"peak at {_num(usl.get('peak_workers'), 1)} workers.")
+        lines.append(f"USL fit: σ = {_num(usl.sigma, 4)}, κ = {_num(usl.kappa, 5)}, "
+                     f"peak at {_num(usl.peak_workers, 1)} workers.")
+    return lines + [""]
+
+
+def _capacity_lines(cap: CapacityRecord) -> list[str]:
+    knee = "not found" if cap.knee_qps is None else f"{cap.knee_qps:.0f} q/s"
+    bracket = "" if cap.first_failing_qps is None else f", first failing rate {cap.first_failing_qps:.0f} q/s"
+    lines = [f"Capacity knee: **{knee}**{bracket} (gates `{cap.latency_gate}`, `{cap.error_gate}`).", "",
+             "| offered q/s | answered q/s | latency ms | errors | verdict |", "|---:|---:|---:|---:|---|"]
+    for p in cap.probes:
+        lines.append(f"| {p.rate_qps:.0f} | {p.achieved_qps:.0f} | {_num(p.latency_ms)} | "
+                     f"{100 * p.error_rate:.2f}% | {'pass' if p.passed else 'fail: ' + p.reason} |")
     return lines + [""]
 
 
@@ -227,7 +288,7 @@ def to_csv(results: Results) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for phase in results.phases:
-        columns = phase.series.to_dict()
+        columns = phase.series.model_dump()
         for i in range(len(phase.series)):
             row = [phase.name] + [columns[c][i] for c in CSV_COLUMNS[1:]]
             writer.writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])

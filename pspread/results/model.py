@@ -1,28 +1,51 @@
-"""One run's results as a frozen, versioned object: what every export and ``compare`` reads.
+"""One run's results: a frozen, versioned pydantic model that every export, ``compare`` and the report read.
 
 The JSON file is the contract between a run today and a comparison months
-later, so it carries ``schema_version``; ``from_dict`` refuses versions it does
-not know instead of misreading them.  Phase records keep the typed fields that
-gates and comparisons need and pass anything else (driver counters, resource
-samples) through untouched in ``extra``.
+later, so it carries ``schema_version``; :meth:`Results.from_dict` refuses
+versions it does not know instead of misreading them, and the published JSON
+Schema (``docs/results.schema.json``, ``Results.model_json_schema()``) is
+generated from these classes.  A newcomer reads it in this order:
+
+* :class:`PhaseResult`: one phase's figures, built from its samples by
+  ``pspread.load.figures.phase_result``;
+* :class:`RunSummary`: the run's totals over its measured phases, computed once
+  by ``pspread.results.summary.run_summary``;
+* :class:`Results`: the scenario, environment, phases, summary, gate verdicts,
+  scaling and capacity records, and how the run ended.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping, Optional
 
 import numpy as np
+from pydantic import PrivateAttr, ValidationError
 
 from pspread.errors import PspreadError
-from pspread.metrics.stats import LatencySummary, Series
 from pspread.metrics.thresholds import Verdict
+from pspread.results.records import (
+    CapacityRecord,
+    DriverRecord,
+    KindFigures,
+    LatencyRecord,
+    Record,
+    ResourcesRecord,
+    ScalingRecord,
+    SeriesRecord,
+    SoakRecord,
+    VerdictRecord,
+    WorkerLatency,
+    WorkerRecord,
+    jsonable,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: OK latencies kept per phase in the file (uniformly subsampled beyond this), for significance tests
+LATENCY_SAMPLE = 4096
+RunStatus = Literal["running", "complete", "interrupted", "aborted"]
 #: how a run ended, as recorded in ``Results.status``
-RUN_STATUSES = ("running", "complete", "interrupted", "aborted")
+RUN_STATUSES: tuple[str, ...] = ("running", "complete", "interrupted", "aborted")
 
 
 class ResultsError(PspreadError):
@@ -34,106 +57,151 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass(frozen=True)
-class PhaseResult:
-    """The figures of one phase.  ``measured`` is False for warm-up (excluded from gates)."""
+class PhaseResult(Record):
+    """The figures of one phase.  ``measured`` is False for warm-up (excluded from the summary and gates).
+
+    The OK latencies themselves (``ok_latency_ms``) are kept in memory for the
+    run's gates and summary, but not written to the file.
+    """
 
     name: str
     kind: str
     measured: bool
-    latency_ms: LatencySummary
-    series: Series
+    planned_s: float = 0.0
+    planned_rate_qps: Optional[float] = None
     total: int = 0
     errors: int = 0
+    error_rate: float = 0.0
     throughput_qps: float = 0.0
-    planned_s: float = 0.0
-    outcomes: Mapping[str, int] = field(default_factory=dict)
-    per_worker: Mapping[str, int] = field(default_factory=dict)
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    latency_ms: LatencyRecord = LatencyRecord()
+    outcomes: dict[str, int] = {}
+    per_worker: dict[str, int] = {}
+    per_worker_latency_ms: dict[str, WorkerLatency] = {}
+    per_kind: dict[str, KindFigures] = {}
+    series: SeriesRecord = SeriesRecord()
+    #: up to ``LATENCY_SAMPLE`` OK latencies (ms), a uniform random subsample, sorted: what ``compare`` tests
+    latency_sample_ms: list[float] = []
+    driver: Optional[DriverRecord] = None
+    resources: Optional[ResourcesRecord] = None
+
+    _ok_latency_ms: np.ndarray = PrivateAttr(default_factory=lambda: np.zeros(0))
+    _kind_latency_ms: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every recorded field is (the in-memory samples are not part of the record)."""
+        if not isinstance(other, PhaseResult):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
-    def error_rate(self) -> float:
-        return self.errors / self.total if self.total else 0.0
+    def ok_latency_ms(self) -> np.ndarray:
+        """Every OK latency of the phase in ms (empty for a phase read back from a file)."""
+        return self._ok_latency_ms
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dict(self.extra)
-        data.update(
-            name=self.name, kind=self.kind, measured=self.measured, planned_s=self.planned_s,
-            total=self.total, errors=self.errors, error_rate=self.error_rate,
-            throughput_qps=self.throughput_qps, latency_ms=self.latency_ms.to_dict(),
-            outcomes=dict(self.outcomes), per_worker=dict(self.per_worker), series=self.series.to_dict(),
-        )
-        return data
+    @property
+    def kind_latency_ms(self) -> dict[str, np.ndarray]:
+        """The OK latencies of each query type, in ms (empty for a phase read back from a file)."""
+        return self._kind_latency_ms
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "PhaseResult":
-        """Read a phase record (also what the runner's figures ``to_dict`` give); unknown keys go to ``extra``."""
-        known = {"name", "kind", "measured", "planned_s", "total", "errors", "error_rate", "throughput_qps",
-                 "latency_ms", "outcomes", "per_worker", "series"}
-        try:
-            return cls(
-                name=str(data["name"]), kind=str(data.get("kind", "constant")),
-                measured=bool(data.get("measured", data.get("kind") != "warmup")),
-                latency_ms=LatencySummary.from_dict(dict(data["latency_ms"])),
-                series=Series.from_dict(dict(data.get("series") or {})),
-                total=int(data.get("total", 0)), errors=int(data.get("errors", 0)),
-                throughput_qps=float(data.get("throughput_qps", 0.0)), planned_s=float(data.get("planned_s", 0.0)),
-                outcomes={str(k): int(v) for k, v in dict(data.get("outcomes") or {}).items()},
-                per_worker={str(k): int(v) for k, v in dict(data.get("per_worker") or {}).items()},
-                extra={k: v for k, v in data.items() if k not in known},
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ResultsError(f"phase record {data.get('name', '?')!r} is malformed: {exc!r}") from None
+    def with_samples(self, ok_latency_ms: np.ndarray,
+                     by_kind: Mapping[str, np.ndarray] | None = None) -> "PhaseResult":
+        """Attach the in-memory samples the run's summary and gates are computed from."""
+        self._ok_latency_ms = np.asarray(ok_latency_ms, dtype=np.float64)
+        self._kind_latency_ms = {k: np.asarray(v, dtype=np.float64) for k, v in (by_kind or {}).items()}
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        """The measured span (driver start to the last answer), else the planned length."""
+        return self.driver.duration_s if self.driver is not None else self.planned_s
+
+    @property
+    def late_starts(self) -> int:
+        return self.driver.late_starts if self.driver is not None else 0
+
+    @property
+    def dropped(self) -> int:
+        return self.driver.dropped if self.driver is not None else 0
 
 
-@dataclass(frozen=True)
-class Results:
-    """Everything one run produced; build it, then ``replace`` / ``with_phase`` for updates.
+class RunSummary(Record):
+    """The run's figures over its measured phases together (warm-up excluded); see ``results.summary``.
 
-    ``scenario``: the validated scenario as a dict (so a run can be repeated).
-    ``summary``: figures over all measured phases (throughput_qps, error_rate,
-    latency_ms summary, coordination_overhead ...).  ``thresholds``: verdict
-    records (metric, threshold, status, observed, reason).  ``scaling``: the
-    speedup run (worker counts, times, speedups, USL fit), if any.
-    ``exit_status``: the code the CLI exits with (0 pass, 1 gate failed, 3
-    aborted, 130 interrupted).
+    ``throughput_qps``: OK answers ÷ the measured phases' summed spans.
+    ``coordination_overhead`` and ``load_generation``: shares of all CPU of the
+    run's processes (``pspread.metrics.cpu``); None when no CPU was measured.
     """
 
-    scenario_name: str
-    scenario: Mapping[str, Any]
-    started_utc: str
-    environment: Mapping[str, Any] = field(default_factory=dict)
-    finished_utc: str | None = None
-    status: str = "running"
-    phases: tuple[PhaseResult, ...] = ()
-    workers: tuple[Mapping[str, Any], ...] = ()
-    summary: Mapping[str, Any] = field(default_factory=dict)
-    thresholds: tuple[Mapping[str, Any], ...] = ()
-    scaling: Mapping[str, Any] | None = None
-    exit_status: int | None = None
-    schema_version: int = SCHEMA_VERSION
+    total: int = 0
+    errors: int = 0
+    error_rate: float = 0.0
+    latency_ms: LatencyRecord = LatencyRecord()
+    throughput_qps: Optional[float] = None
+    late_starts: int = 0
+    dropped: int = 0
+    coordination_overhead: Optional[float] = None
+    load_generation: Optional[float] = None
+    rss_growth: Optional[float] = None
+    per_kind: dict[str, KindFigures] = {}
 
-    def __post_init__(self) -> None:
-        if self.status not in RUN_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, got {self.status!r}")
+    def value(self, metric: str) -> float | None:
+        """A scalar figure by its gate name (``throughput_qps``, ``error_rate``, ...), or None."""
+        v = getattr(self, metric, None)
+        return None if v is None or isinstance(v, (dict, Record)) else float(v)
+
+
+class Results(Record):
+    """Everything one run produced; build it, then :meth:`with_phase` / ``model_copy(update=...)`` for updates.
+
+    ``scenario``: the validated scenario as a dict (so a run can be repeated).
+    ``exit_status``: the code the CLI exits with (``pspread.errors.ExitCode``).
+    """
+
+    schema_version: Literal[2] = 2  # SCHEMA_VERSION
+    scenario_name: str
+    status: RunStatus = "running"
+    exit_status: Optional[int] = None
+    started_utc: str
+    finished_utc: Optional[str] = None
+    environment: dict[str, Any] = {}
+    scenario: dict[str, Any] = {}
+    summary: RunSummary = RunSummary()
+    thresholds: list[VerdictRecord] = []
+    phases: list[PhaseResult] = []
+    workers: list[WorkerRecord] = []
+    scaling: Optional[ScalingRecord] = None
+    capacity: Optional[CapacityRecord] = None
+    soak: Optional[SoakRecord] = None
+    error: Optional[str] = None
 
     # ----------------------------------------------------------- updates
     def with_phase(self, phase: PhaseResult) -> "Results":
         """A copy with ``phase`` added (or replacing a phase of the same name)."""
-        kept = tuple(p for p in self.phases if p.name != phase.name)
-        return replace(self, phases=kept + (phase,))
+        kept = [p for p in self.phases if p.name != phase.name]
+        return self.model_copy(update={"phases": [*kept, phase]})
 
     def with_verdicts(self, verdicts: Iterable[Verdict]) -> "Results":
-        return replace(self, thresholds=tuple(v.to_dict() for v in verdicts))
+        """A copy with the gates' verdicts recorded."""
+        return self.model_copy(update={"thresholds": [VerdictRecord.model_validate(v.to_dict()) for v in verdicts]})
 
-    def finished(self, status: str, exit_status: int) -> "Results":
-        """A copy marked as ended now with ``status`` and the CLI's exit code."""
-        return replace(self, status=status, exit_status=exit_status, finished_utc=utc_now())
+    def finished(self, status: str, exit_status: int, error: str | None = None) -> "Results":
+        """A copy marked as ended now with ``status`` and the exit code."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
+        return self.model_copy(update={"status": status, "exit_status": int(exit_status),
+                                       "finished_utc": utc_now(), "error": error})
 
     # ------------------------------------------------------------ queries
     @property
-    def measured_phases(self) -> tuple[PhaseResult, ...]:
-        return tuple(p for p in self.phases if p.measured)
+    def measured_phases(self) -> list[PhaseResult]:
+        return [p for p in self.phases if p.measured]
+
+    def latency_sample(self) -> np.ndarray:
+        """The stored per-query OK latencies of every measured phase (ms), pooled."""
+        parts = [np.asarray(p.latency_sample_ms, dtype=np.float64) for p in self.measured_phases]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def per_second(self, column: str) -> np.ndarray:
         """One column of the per-second series over all measured phases, NaN seconds dropped.
@@ -144,7 +212,8 @@ class Results:
         """
         chunks = []
         for phase in self.measured_phases:
-            values = np.asarray(getattr(phase.series, column), dtype=np.float64)
+            raw = getattr(phase.series, column)
+            values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
             if values.size > 2:
                 values = values[:-1]
             chunks.append(values[~np.isnan(values)])
@@ -153,26 +222,15 @@ class Results:
     def verdict_counts(self) -> dict[str, int]:
         counts = {"pass": 0, "fail": 0, "skipped": 0}
         for record in self.thresholds:
-            counts[str(record.get("status"))] = counts.get(str(record.get("status")), 0) + 1
+            counts[record.status] += 1
         return counts
 
     # -------------------------------------------------------- (de)serialise
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({
-            "schema_version": self.schema_version,
-            "scenario_name": self.scenario_name,
-            "status": self.status,
-            "exit_status": self.exit_status,
-            "started_utc": self.started_utc,
-            "finished_utc": self.finished_utc,
-            "environment": dict(self.environment),
-            "scenario": dict(self.scenario),
-            "summary": dict(self.summary),
-            "thresholds": [dict(t) for t in self.thresholds],
-            "phases": [p.to_dict() for p in self.phases],
-            "workers": [dict(w) for w in self.workers],
-            "scaling": dict(self.scaling) if self.scaling is not None else None,
-        })
+        data = super().to_dict()
+        data["environment"] = jsonable(data["environment"])
+        data["scenario"] = jsonable(data["scenario"])
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Results":
@@ -186,38 +244,9 @@ class Results:
                 f"{SCHEMA_VERSION}); re-run the baseline with this version"
             )
         try:
-            return cls(
-                scenario_name=str(data["scenario_name"]), scenario=dict(data.get("scenario") or {}),
-                started_utc=str(data["started_utc"]), finished_utc=data.get("finished_utc"),
-                environment=dict(data.get("environment") or {}), status=str(data.get("status", "complete")),
-                phases=tuple(PhaseResult.from_dict(p) for p in data.get("phases") or []),
-                workers=tuple(dict(w) for w in data.get("workers") or []),
-                summary=dict(data.get("summary") or {}),
-                thresholds=tuple(dict(t) for t in data.get("thresholds") or []),
-                scaling=dict(data["scaling"]) if data.get("scaling") is not None else None,
-                exit_status=data.get("exit_status"), schema_version=int(version),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ResultsError(f"results file is malformed: {exc!r}") from None
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types only: numpy scalars and arrays become Python ones, NaN and inf become None."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "to_dict"):
-        return jsonable(value.to_dict())
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), (str, int)):
-        return value.value
-    return str(value)
-
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise ResultsError(f"results file is malformed at {where}: {first['msg']} "
+                               f"({exc.error_count()} problem(s))") from None

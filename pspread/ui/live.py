@@ -24,8 +24,9 @@ from rich.text import Text
 from pspread.load.driver import Driver
 from pspread.load.recorder import OK_CODE, OUTCOMES, Recorder
 from pspread.load.resources import ResourceSampler
-from pspread.load.runner import PhaseFigures
+from pspread.load.scaling import ScalingPoint
 from pspread.metrics.thresholds import Observed, Threshold, VerdictStatus, evaluate
+from pspread.results.model import PhaseResult
 from pspread.scenario.phases import PhaseSpec
 
 REFRESH_HZ = 4.0
@@ -127,8 +128,8 @@ class LiveView:
     """Observer that renders ``LiveStats`` with Rich (``plain=False``) or as lines (``plain=True``)."""
 
     def __init__(self, thresholds: list[Threshold], plain: bool | None = None, stream: TextIO | None = None,
-                 title: str = "pspread") -> None:
-        self.console = Console(file=stream, highlight=False)
+                 title: str = "pspread", console: Console | None = None) -> None:
+        self.console = console or Console(file=stream, highlight=False)
         self.plain = (not self.console.is_terminal) if plain is None else plain
         self.thresholds = thresholds
         self.title = title
@@ -154,13 +155,20 @@ class LiveView:
                               refresh_per_second=REFRESH_HZ, transient=False)
             self._live.start()
 
-    def phase_finished(self, figures: PhaseFigures) -> None:
+    def phase_finished(self, phase: PhaseResult) -> None:
         self._finish_thread()
         if self.plain:
-            lat = figures.latency
             self.console.print(
-                f"phase {figures.name} done: {figures.total} queries, {figures.throughput_qps:.0f} q/s, "
-                f"p99 {_ms(lat.p99)}, errors {figures.errors}", soft_wrap=True)
+                f"phase {phase.name} done: {phase.total} queries, {phase.throughput_qps:.0f} q/s, "
+                f"p99 {_ms(phase.latency_ms.p99)}, errors {phase.errors}", soft_wrap=True)
+
+    def scaling_point(self, point: ScalingPoint, queries: int) -> None:
+        """A line per worker count of a speedup run, as it is measured."""
+        if point.skipped:
+            self.console.print(f"speedup: {point.workers} workers SKIPPED: {point.skipped}", soft_wrap=True)
+        else:
+            self.console.print(f"speedup: {point.workers} workers {point.time_s or 0:.3f}s for {queries} queries "
+                               f"({point.qps or 0:.0f} q/s), speedup {point.speedup or 0:.2f}", soft_wrap=True)
 
     def close(self) -> None:
         self._finish_thread()

@@ -1,22 +1,25 @@
-"""The end-of-run summary, k6 style: ✓/✗ per threshold, SKIPPED with its reason, then the figures.
+"""The end-of-run summary, k6 style, rendered from a ``Results`` record alone.
 
 Written for people and for CI logs alike: one line per gate first (what decides
-the exit code), then dotted ``name....: value`` lines with the latency
-percentiles, throughput, errors by kind, late starts and drops, per-worker
-counts, coordination overhead and the scaling figures when there are any.
+the exit code), then dotted ``name....: value`` lines per phase with the
+latency percentiles, throughput, errors by kind, late starts and drops,
+per-worker and per-query-type figures, coordination overhead, and the speedup,
+capacity and soak reports when there are any.  The Markdown export
+(``pspread.results.export.to_markdown``) reads the same record.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
 
-from pspread.load.runner import PhaseFigures
-from pspread.metrics.thresholds import Verdict, VerdictStatus
+from pspread.results.model import PhaseResult, Results
+from pspread.results.records import CapacityRecord, ScalingRecord, SoakRecord, VerdictRecord
+from pspread.scenario.units import format_duration
 
-_MARK = {VerdictStatus.PASS: ("✓", "green"), VerdictStatus.FAIL: ("✗", "red"), VerdictStatus.SKIPPED: ("↷", "yellow")}
+_MARK = {"pass": ("✓", "green"), "fail": ("✗", "red"), "skipped": ("↷", "yellow")}
 
 
 def _ms(v: float | None) -> str:
@@ -27,104 +30,142 @@ def _dots(name: str, width: int = 24) -> str:
     return f"{name} ".ljust(width, ".") + ":"
 
 
-def verdict_lines(verdicts: Sequence[Verdict]) -> list[str]:
+def verdict_lines(verdicts: Sequence[VerdictRecord]) -> list[str]:
     """Rich-markup lines, one per gate."""
     lines = []
     for v in verdicts:
         mark, style = _MARK[v.status]
-        text = escape(str(v.threshold))
-        if v.status is VerdictStatus.SKIPPED:
+        text = escape(f"{v.metric}: {v.threshold}")
+        if v.status == "skipped":
             lines.append(f"  [{style}]{mark} {text}  SKIPPED: {escape(v.reason)}[/]")
         else:
-            lines.append(f"  [{style}]{mark} {text}[/]  observed {v.observed:.4g}")
+            observed = "-" if v.observed is None else f"{v.observed:.4g}"
+            lines.append(f"  [{style}]{mark} {text}[/]  observed {observed}")
     return lines
 
 
-def phase_lines(phases: Iterable[PhaseFigures]) -> list[str]:
+def _phase_detail(p: PhaseResult) -> list[str]:
+    lat = p.latency_ms
+    lines = [f"    {_dots('latency_ms')} avg={_ms(lat.avg)} min={_ms(lat.min)} med={_ms(lat.med)} "
+             f"max={_ms(lat.max)} p(90)={_ms(lat.p90)} p(95)={_ms(lat.p95)} p(99)={_ms(lat.p99)}",
+             f"    {_dots('queries')} {p.total}  {p.throughput_qps:.1f} ok/s"]
+    by_kind = ", ".join(f"{k} {n}" for k, n in sorted(p.outcomes.items()) if k != "ok")
+    lines.append(f"    {_dots('errors')} {100 * p.error_rate:.2f}% ({p.errors} of {p.total})"
+                 + (f"  {by_kind}" if by_kind else ""))
+    lines.append(f"    {_dots('late starts / dropped')} {p.late_starts} / {p.dropped}")
+    if p.per_worker:
+        total = sum(p.per_worker.values()) or 1
+        p99 = {w: lat.p99 for w, lat in p.per_worker_latency_ms.items()}
+        share = "  ".join(f"w{w} {n} ({100 * n / total:.0f}%, p99 {_ms(p99.get(w))})"
+                          for w, n in sorted(p.per_worker.items(), key=lambda kv: int(kv[0])))
+        lines.append(f"    {_dots('per worker')} {share}")
+    if len(p.per_kind) > 1:
+        for name, k in sorted(p.per_kind.items()):
+            lines.append(f"    {_dots('type ' + name)} {k.total} queries, {k.throughput_qps:.1f} ok/s, "
+                         f"p99 {_ms(k.latency_ms.p99)}, errors {100 * k.error_rate:.2f}%")
+    res = p.resources
+    cpu = res.cpu if res is not None else None
+    if cpu is not None and cpu.coordination_overhead is not None:
+        lines.append(f"    {_dots('coordination overhead')} {100 * cpu.coordination_overhead:.2f}% of all CPU "
+                     f"(executor outside query work: {cpu.executor_s:.2f}s of {cpu.all_s:.2f}s)")
+        lines.append(f"    {_dots('load generation')} {100 * (cpu.load_generation or 0):.2f}% of all CPU "
+                     f"(driver, recorder, live view: {cpu.load_s:.2f}s)")
+    if res is not None and res.peak_rss_bytes:
+        growth = "" if res.rss_growth is None else f", growth {100 * res.rss_growth:+.1f}%"
+        lines.append(f"    {_dots('memory')} peak {res.peak_rss_bytes / 2**20:.0f} MB (all processes){growth}")
+    return lines
+
+
+def phase_lines(phases: Iterable[PhaseResult]) -> list[str]:
     """The dotted figure lines, per phase (warm-up marked excluded)."""
     lines = []
     for p in phases:
         if not p.measured:
-            lines.append(f"  [dim]{escape(p.name)} ({p.kind}, {p.report.duration_s:.1f}s, excluded from figures): "
-                         f"{p.total} queries, p99 {_ms(p.latency.p99)}, errors {p.errors}[/]")
+            lines.append(f"  [dim]{escape(p.name)} ({p.kind}, {p.duration_s:.1f}s, excluded from figures): "
+                         f"{p.total} queries, p99 {_ms(p.latency_ms.p99)}, errors {p.errors}[/]")
             continue
-        lines.append(f"  [bold]{escape(p.name)}[/] ({p.kind}, {p.report.duration_s:.1f}s)")
-        lat = p.latency
-        lines.append(f"    {_dots('latency_ms')} avg={_ms(lat.avg)} min={_ms(lat.min)} med={_ms(lat.med)} "
-                     f"max={_ms(lat.max)} p(90)={_ms(lat.p90)} p(95)={_ms(lat.p95)} p(99)={_ms(lat.p99)}")
-        lines.append(f"    {_dots('queries')} {p.total}  {p.throughput_qps:.1f} ok/s")
-        by_kind = ", ".join(f"{k} {n}" for k, n in sorted(p.outcomes.items()) if k != "ok")
-        lines.append(f"    {_dots('errors')} {100 * p.error_rate:.2f}% ({p.errors} of {p.total})"
-                     + (f"  {by_kind}" if by_kind else ""))
-        lines.append(f"    {_dots('late starts / dropped')} {p.report.late_starts} / {p.report.dropped}")
-        if p.per_worker:
-            total = sum(p.per_worker.values()) or 1
-            p99 = {w: d.get("p99") for w, d in p.per_worker_latency.items()}
-            share = "  ".join(f"w{w} {n} ({100 * n / total:.0f}%, p99 {_ms(p99.get(w))})"
-                              for w, n in sorted(p.per_worker.items()))
-            lines.append(f"    {_dots('per worker')} {share}")
-        res = p.resources
-        cpu = res.cpu
-        if cpu is not None and cpu.coordination_overhead is not None:
-            lines.append(f"    {_dots('coordination overhead')} {100 * cpu.coordination_overhead:.2f}% of all CPU "
-                         f"(executor outside query work: {cpu.executor_s:.2f}s of {cpu.all_s:.2f}s)")
-            lines.append(f"    {_dots('load generation')} {100 * (cpu.load_generation or 0):.2f}% of all CPU "
-                         f"(driver, recorder, live view: {cpu.load_s:.2f}s)")
-        if res.peak_rss_bytes:
-            growth = "" if res.rss_growth is None else f", growth {100 * res.rss_growth:+.1f}%"
-            lines.append(f"    {_dots('memory')} peak {res.peak_rss_bytes / 2**20:.0f} MB (all processes){growth}")
+        lines.append(f"  [bold]{escape(p.name)}[/] ({p.kind}, {p.duration_s:.1f}s)")
+        lines += _phase_detail(p)
     return lines
 
 
-def scaling_lines(scaling: dict[str, Any] | None) -> list[str]:
-    """Speedup table lines from a scaling report's dict (see ``pspread.load.scaling``)."""
-    if not scaling:
+def scaling_lines(scaling: ScalingRecord | None) -> list[str]:
+    """The speedup table of a scaling run."""
+    if scaling is None:
         return []
     lines = ["  [bold]speedup[/] (fixed query set at saturation, same run)"]
-    for row in scaling.get("points", []):
-        if row.get("skipped"):
-            lines.append(f"    {row['workers']:>3} workers  [yellow]SKIPPED: {escape(row['skipped'])}[/]")
+    for row in scaling.points:
+        if row.skipped:
+            lines.append(f"    {row.workers:>3} workers  [yellow]SKIPPED: {escape(row.skipped)}[/]")
         else:
-            overhead = row.get("coordination_overhead")
-            lines.append(f"    {row['workers']:>3} workers  {row['time_s']:.3f}s  {row['qps']:.0f} q/s  "
-                         f"speedup {row['speedup']:.2f}  efficiency {row['efficiency']:.2f}"
+            overhead = row.coordination_overhead
+            lines.append(f"    {row.workers:>3} workers  {row.time_s or 0:.3f}s  {row.qps or 0:.0f} q/s  "
+                         f"speedup {row.speedup or 0:.2f}  efficiency {row.efficiency or 0:.2f}"
                          + (f"  coordination {100 * overhead:.2f}%" if overhead is not None else ""))
-    fit = scaling.get("usl")
-    if fit:
-        peak = fit.get("peak_workers")
-        lines.append(f"    USL fit: sigma={fit['sigma']:.3f} kappa={fit['kappa']:.4f}"
-                     + (f", peak at {peak:.1f} workers" if peak else "")
-                     + (f" ({fit['note']})" if fit.get("note") else ""))
+    fit = scaling.usl
+    if fit is not None:
+        peak = fit.peak_workers
+        lines.append(f"    USL fit: sigma={fit.sigma:.3f} kappa={fit.kappa:.4f}"
+                     + (f", peak at {peak:.1f} workers" if peak else "") + (f" ({fit.note})" if fit.note else ""))
     return lines
 
 
-def print_summary(console: Console, title: str, verdicts: Sequence[Verdict], phases: Sequence[PhaseFigures],
-                  scaling: dict[str, Any] | None = None, results_path: str | None = None,
-                  extra: Sequence[str] = (), status: str = "complete", judged: bool = True) -> None:
-    """Print the whole summary.
+def capacity_lines(report: CapacityRecord | None) -> list[str]:
+    """Every probe of a capacity search, then the knee and its bracket."""
+    if report is None:
+        return []
+    lines = [f"  [bold]capacity[/] (constant-rate probes; gates {report.latency_gate} and {report.error_gate})"]
+    for p in report.probes:
+        mark = "[green]✓[/]" if p.passed else "[red]✗[/]"
+        lat = "-" if p.latency_ms is None else f"{p.latency_ms:.1f}ms"
+        lines.append(f"    {mark} {p.rate_qps:8.0f} q/s offered  {p.achieved_qps:8.0f} answered  latency {lat}  "
+                     f"errors {100 * p.error_rate:.2f}%" + (f"  ({escape(p.reason)})" if p.reason else ""))
+    if report.knee_qps is None:
+        lines.append("    capacity knee: not found (even the lowest probe failed)")
+    else:
+        bracket = ("" if report.precision is None or report.first_failing_qps is None else
+                   f", first failing {report.first_failing_qps:.0f} q/s (±{100 * report.precision:.1f}%)")
+        lines.append(f"    [bold]capacity knee: {report.knee_qps:.0f} q/s[/]{bracket}, "
+                     f"found in {report.elapsed_s:.0f} s" + (f"; {escape(report.note)}" if report.note else ""))
+    return lines
 
-    ``status`` other than complete (interrupted, aborted) heads the last line.
-    ``judged=False``: the phases were probes, not a run to gate (capacity
-    search); they are left out and ``extra`` carries the report.
+
+def soak_lines(rep: SoakRecord | None) -> list[str]:
+    """First tenth against last tenth of a soak: p99 drift and memory growth."""
+    if rep is None:
+        return []
+    drift = "-" if rep.latency_drift is None else f"{100 * rep.latency_drift:+.1f}%"
+    growth = "-" if rep.rss_growth is None else f"{100 * rep.rss_growth:+.1f}%"
+    return [f"  [bold]soak[/] {format_duration(rep.duration_s)} at {rep.rate_qps:.0f} q/s: p99 first tenth "
+            f"{rep.p99_first_ms or 0:.2f}ms, last tenth {rep.p99_last_ms or 0:.2f}ms (drift {drift}); "
+            f"memory {rep.rss_first_mb or 0:.0f} MB -> {rep.rss_last_mb or 0:.0f} MB (growth {growth})"]
+
+
+def print_summary(console: Console, results: Results, results_path: str | None = None) -> None:
+    """Print the whole summary of a run.
+
+    A capacity search (``results.capacity``) is not gated: its phases are
+    probes, so they are left out and the search's own report is shown.
     """
+    judged = results.capacity is None
+    title = f"{results.scenario_name}: {results.status}" + (f" ({results.error})" if results.error else "")
     console.print()
     console.print(f"[bold]{escape(title)}[/]")
     if judged:
-        for line in verdict_lines(verdicts) or ["  (no thresholds)"]:
+        for line in verdict_lines(results.thresholds) or ["  (no thresholds)"]:
             console.print(line, soft_wrap=True)
         console.print()
-    for line in [*(phase_lines(phases) if judged else []), *scaling_lines(scaling), *extra]:
+    body = [*(phase_lines(results.phases) if judged else []), *scaling_lines(results.scaling),
+            *capacity_lines(results.capacity), *soak_lines(results.soak)]
+    for line in body:
         console.print(line, soft_wrap=True)
-    failed = sum(v.failed for v in verdicts)
-    skipped = sum(v.status is VerdictStatus.SKIPPED for v in verdicts)
-    passed = sum(v.passed for v in verdicts)
+    counts = results.verdict_counts()
     console.print()
-    if status != "complete":
-        verdict = f"[yellow]{status.upper()}[/] (figures so far)"
+    if results.status != "complete":
+        verdict = f"[yellow]{results.status.upper()}[/] (figures so far)"
     elif not judged:
         verdict = "[bold]DONE[/]"
     else:
-        verdict = "[red]FAILED[/]" if failed else "[green]PASSED[/]"
-    counts = f": {passed} passed, {failed} failed, {skipped} skipped" if judged else ""
-    console.print(verdict + counts + (f"; results in {escape(results_path)}" if results_path else ""),
-                  soft_wrap=True)
+        verdict = "[red]FAILED[/]" if counts["fail"] else "[green]PASSED[/]"
+    tally = f": {counts['pass']} passed, {counts['fail']} failed, {counts['skipped']} skipped" if judged else ""
+    console.print(verdict + tally + (f"; results in {escape(results_path)}" if results_path else ""), soft_wrap=True)
