@@ -61,13 +61,14 @@ def test_run_passes_and_writes_results(app, tmp_path: Path) -> None:
 
 def test_failing_threshold_exits_1(app, tmp_path: Path) -> None:
     out = tmp_path / "results"
-    res = runner.invoke(app, ["run", str(_scenario(tmp_path, "p(99)<0.0001")), "--results-dir", str(out),
+    # 25 queries: enough for p(90) (10), not for p(99) (100), which would be SKIPPED
+    res = runner.invoke(app, ["run", str(_scenario(tmp_path, "p(90)<0.0001")), "--results-dir", str(out),
                               "--duration", "0.5s", "--rate", "50"])
     assert res.exit_code == 1, res.output
     data = _results(out)
     assert data["exit_status"] == 1
     assert [t["status"] for t in data["thresholds"]] == ["fail", "pass"]
-    assert "✗ latency_ms: p(99)<0.0001" in res.output and "FAILED" in res.output
+    assert "✗ latency_ms: p(90)<0.0001" in res.output and "FAILED" in res.output
 
 
 def test_bad_scenario_exits_2_without_traceback(app, tmp_path: Path) -> None:

@@ -83,3 +83,17 @@ def test_cpu_meter_without_workers_charges_the_kernel_to_this_process():
     assert split.workers_s == 0
     assert split.executor_s == pytest.approx(0.01)
     assert split.load_s == pytest.approx(split.parent_s - 0.08)
+
+
+def test_short_and_unstable_timings_are_warned_with_the_fix() -> None:
+    from pspread.load.scaling import ScalingPoint, ScalingReport, measurement_warnings
+
+    report = ScalingReport(queries=300, cores=2, requested=[1, 2], points=[
+        ScalingPoint(workers=1, time_s=0.14, qps=2143.0, spread=0.02),
+        ScalingPoint(workers=2, time_s=2.0, qps=150.0, spread=0.35),
+    ])
+    short, unstable = measurement_warnings(report)
+    assert "0.14 s" in short and "use at least 2143 queries" in short
+    assert "2 workers" in unstable and "35%" in unstable and "--repeats" in unstable
+    steady = ScalingReport(queries=300, cores=2, requested=[1], points=[ScalingPoint(workers=1, time_s=2.0, qps=150.0)])
+    assert measurement_warnings(steady) == []

@@ -107,10 +107,9 @@ def test_usl_fit_recovers_known_parameters() -> None:
     assert fit.predict(4) == pytest.approx(usl(np.array(4.0), lam, sigma, kappa), rel=0.02)
 
 
-def test_usl_fit_with_few_points() -> None:
-    fit, _ = fit_usl([1, 4], [100.0, 250.0])
-    assert fit is not None and fit.kappa == 0.0 and "2 points" in fit.note
-    assert fit.predict(4) == pytest.approx(250.0, rel=1e-6)
-    assert fit.peak_workers is None
-    none, reason = fit_usl([2], [100.0])
-    assert none is None and "at least 2" in reason
+def test_usl_fit_refuses_fewer_than_three_worker_counts() -> None:
+    for workers, qps in (([1, 4], [100.0, 250.0]), ([2], [100.0]), ([1, 1, 2, 2], [99.0, 101.0, 180.0, 182.0])):
+        none, reason = fit_usl(workers, qps)
+        assert none is None and "at least 3 distinct worker counts" in reason
+    fit, _ = fit_usl([1, 2, 4], [100.0, 190.0, 340.0])
+    assert fit is not None and fit.points == 3 and fit.predict(2) == pytest.approx(190.0, rel=0.05)

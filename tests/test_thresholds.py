@@ -122,3 +122,14 @@ def test_unavailable_metric_reason_is_kept_and_nan_never_passes() -> None:
     assert v.status is VerdictStatus.SKIPPED and "psutil" in v.reason
     assert evaluate(parse_threshold("throughput_qps", "value!=1"), obs).failed
     assert overall_status([v, evaluate(parse_threshold("throughput_qps", "value>0"), obs)]) is VerdictStatus.FAIL
+
+
+@pytest.mark.parametrize("q, need", [(50, 2), (90, 10), (95, 20), (99, 100), (99.9, 1000)])
+def test_percentile_gates_need_enough_samples_or_are_skipped(q: float, need: int) -> None:
+    from pspread.metrics.thresholds import min_samples
+
+    assert min_samples(q) == need
+    gate = parse_threshold("latency_ms", f"p({q:g})<1e9")
+    few = evaluate(gate, Observed(latency_ms=np.ones(need - 1)))
+    assert few.status is VerdictStatus.SKIPPED and f"needs at least {need}" in few.reason
+    assert evaluate(gate, Observed(latency_ms=np.ones(need))).status is VerdictStatus.PASS

@@ -10,6 +10,7 @@ passed, 1 a gate failed, 2 bad input (nothing ran), 3 the run was aborted,
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -20,6 +21,7 @@ from typing_extensions import Annotated
 
 from pspread.errors import ScenarioError
 from pspread.results.export import check_output, to_csv, to_markdown, write_text_atomic
+from pspread.results.junit import to_junit
 from pspread.results.model import Results
 from pspread.scenario.overrides import parse_set_option
 from pspread.scenario.units import parse_duration
@@ -46,7 +48,9 @@ SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="URL
 JsonOpt = Annotated[Optional[str], typer.Option("--json", metavar="FILE|-", help="Also write the results JSON here (- for stdout).")]
 MarkdownOpt = Annotated[Optional[str], typer.Option("--markdown", metavar="FILE|-", help="Write a Markdown summary here, for CI job pages (- for stdout).")]
 CsvOpt = Annotated[Optional[str], typer.Option("--csv", metavar="FILE|-", help="Write the per-second series of every phase as CSV (- for stdout).")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace existing --json/--markdown/--csv files.")]
+JunitOpt = Annotated[Optional[str], typer.Option("--junit", metavar="FILE|-", help="Write the gates as JUnit XML (one testcase per gate; skipped gates as skipped).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace existing --json/--markdown/--csv/--junit files.")]
+StrictOpt = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="A SKIPPED gate fails the run (exit 1); default: the scenario's `strict` key.", show_default=False)]
 ResultsOpt = Annotated[Path, typer.Option("--results-dir", metavar="DIR", help="Folder for the results file (never overwritten).")]
 PlainOpt = Annotated[bool, typer.Option("--plain", help="One line a second instead of the live table (automatic when stdout is not a terminal).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override any scenario key, e.g. --set executor.balance=round-robin (repeatable).")]
@@ -55,10 +59,11 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE
 class Outputs:
     """The files a command writes besides its results file, checked before the run and written after it."""
 
-    def __init__(self, json_out: str | None, markdown: str | None, csv_out: str | None, force: bool) -> None:
+    def __init__(self, json_out: str | None, markdown: str | None, csv_out: str | None, force: bool,
+                 junit: str | None = None) -> None:
         self.targets: list[tuple[str, str, Callable[[Results], str]]] = []
         for flag, path, render in (("--json", json_out, _json_text), ("--markdown", markdown, to_markdown),
-                                   ("--csv", csv_out, to_csv)):
+                                   ("--csv", csv_out, to_csv), ("--junit", junit, to_junit)):
             if path is None:
                 continue
             if path != "-":
@@ -73,6 +78,13 @@ class Outputs:
                 sys.stdout.flush()
             else:
                 write_text_atomic(path, render(results))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:  # GitHub Actions shows this file on the job's page
+            try:
+                with open(summary, "a", encoding="utf-8") as fh:
+                    fh.write(to_markdown(results) + "\n")
+            except OSError as exc:
+                typer.echo(f"warning: GITHUB_STEP_SUMMARY {summary}: {exc.strerror}; summary not appended", err=True)
 
 
 def _json_text(results: Results) -> str:
@@ -104,12 +116,12 @@ def _finish(session: Session, console: Console, outputs: Outputs, run: Callable[
 
 
 def _prepare(scenario: str | None, flags: dict[str, Any], sets: list[str] | None, results_dir: Path,
-             plain: bool, outputs: Outputs) -> tuple[Session, Console, LiveView]:
+             plain: bool, outputs: Outputs, strict: bool | None) -> tuple[Session, Console, LiveView]:
     sc, base = session_run.resolve(scenario, _overrides(flags, sets))
     console = Console(highlight=False, stderr=outputs.to_stdout)
     view = LiveView(sc.parsed_thresholds(), plain=True if plain else None, title=f"pspread {sc.name}",
                     console=console)
-    return Session(sc, base_dir=base, results_dir=results_dir, observer=view), console, view
+    return Session(sc, base_dir=base, results_dir=results_dir, observer=view, strict=strict), console, view
 
 
 def _run_with_view(view: LiveView, run: Callable[[], Results]) -> Callable[[], Results]:
@@ -124,16 +136,16 @@ def _run_with_view(view: LiveView, run: Callable[[], Results]) -> Callable[[], R
 def run_command(
     scenario: ScenarioArg = None, workers: WorkersOpt = None, duration: DurationOpt = None, rate: RateOpt = None,
     executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None, csv_out: CsvOpt = None,
-    force: ForceOpt = False, results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
-    scheduler: SchedulerOpt = None,
+    junit: JunitOpt = None, force: ForceOpt = False, results_dir: ResultsOpt = Path("results"),
+    plain: PlainOpt = False, set_: SetOpt = None, scheduler: SchedulerOpt = None, strict: StrictOpt = None,
 ) -> None:
     """Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."""
     if scheduler is not None and executor is None:
         executor = "dask"
-    outputs = Outputs(json_out, markdown, csv_out, force)
+    outputs = Outputs(json_out, markdown, csv_out, force, junit)
     session, console, view = _prepare(
         scenario, {"workers": workers, "duration": duration, "rate": rate, "executor.kind": executor,
-                   "executor.scheduler": scheduler}, set_, results_dir, plain, outputs)
+                   "executor.scheduler": scheduler}, set_, results_dir, plain, outputs, strict)
     _finish(session, console, outputs, _run_with_view(view, lambda: session_run.execute_run(session)))
 
 
@@ -153,12 +165,14 @@ def speedup_command(
     queries: Annotated[Optional[int], typer.Option("--queries", "-n", min=1, metavar="N", help="Size of the fixed query set.")] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, metavar="N", help="Time each count this often; the median counts.")] = 1,
     executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None, csv_out: CsvOpt = None,
-    force: ForceOpt = False, results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
+    junit: JunitOpt = None, force: ForceOpt = False, results_dir: ResultsOpt = Path("results"),
+    plain: PlainOpt = False, set_: SetOpt = None, strict: StrictOpt = None,
 ) -> None:
     """Speedup and efficiency of W workers over 1 on one fixed query set; counts above the cores are SKIPPED."""
     counts = _parse_workers(workers)
-    outputs = Outputs(json_out, markdown, csv_out, force)
-    session, console, view = _prepare(scenario, {"executor.kind": executor}, set_, results_dir, plain, outputs)
+    outputs = Outputs(json_out, markdown, csv_out, force, junit)
+    session, console, view = _prepare(scenario, {"executor.kind": executor}, set_, results_dir, plain, outputs,
+                                      strict)
     console.print(f"speedup run: fixed queries at saturation on {', '.join(map(str, counts))} workers")
     _finish(session, console, outputs,
             _run_with_view(view, lambda: session_run.execute_speedup(session, counts, queries, repeats)))
@@ -178,21 +192,28 @@ def stress_command(
     soak_for: Annotated[Optional[str], typer.Option("--soak", metavar="DURATION", help="Hold a steady load this long (e.g. 10m) and report drift, instead of the capacity search.")] = None,
     rate: Annotated[Optional[float], typer.Option("--rate", "-r", min=0.001, max=1e7, metavar="QPS", help="Rate of the first probe (or of the soak); default: the scenario's highest measured rate.")] = None,
     probe: Annotated[str, typer.Option("--probe", metavar="DURATION", help="Length of each capacity probe.")] = "3s",
-    workers: WorkersOpt = None, executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None,
-    csv_out: CsvOpt = None, force: ForceOpt = False, results_dir: ResultsOpt = Path("results"),
-    plain: PlainOpt = False, set_: SetOpt = None,
+    workers: Annotated[Optional[str], typer.Option("--workers", "-w", metavar="N[,N...]", help="Worker processes; several (1,2,4) find one knee per count and report capacity scaling.")] = None,
+    executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None,
+    csv_out: CsvOpt = None, junit: JunitOpt = None, force: ForceOpt = False, results_dir: ResultsOpt = Path("results"),
+    plain: PlainOpt = False, set_: SetOpt = None, strict: StrictOpt = None,
 ) -> None:
-    """Find the capacity knee (the highest rate that meets the latency and error gates), or soak."""
+    """Find the capacity knee (the highest rate that meets the latency and error gates), or soak.
+
+    Gate on it with `capacity_qps` thresholds in the scenario, e.g. capacity_qps: ['value>=500'].
+    """
     probe_s, soak_s = _duration("--probe", probe), _duration("--soak", soak_for)
     if probe_s is None or probe_s <= 0:
         raise ScenarioError(f"--probe {probe!r}: a probe must last longer than 0 s, e.g. --probe 3s")
     if soak_s is not None and soak_s <= 0:
         raise ScenarioError(f"--soak {soak_for!r}: a soak must last longer than 0 s, e.g. --soak 10m")
-    outputs = Outputs(json_out, markdown, csv_out, force)
-    session, console, view = _prepare(scenario, {"workers": workers, "executor.kind": executor}, set_,
-                                      results_dir, plain, outputs)
+    counts = _parse_workers(workers) if workers is not None else []
+    single = counts[0] if len(counts) == 1 else None
+    outputs = Outputs(json_out, markdown, csv_out, force, junit)
+    session, console, view = _prepare(scenario, {"workers": single, "executor.kind": executor}, set_,
+                                      results_dir, plain, outputs, strict)
+    several = counts if len(counts) > 1 else None
     _finish(session, console, outputs,
-            _run_with_view(view, lambda: session_run.execute_stress(session, probe_s, soak_s, rate)))
+            _run_with_view(view, lambda: session_run.execute_stress(session, probe_s, soak_s, rate, several)))
 
 
 def register(app: typer.Typer) -> None:

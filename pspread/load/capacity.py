@@ -22,13 +22,15 @@ from typing import Any, Callable
 import numpy as np
 
 from pspread.load.runner import Runner
-from pspread.metrics.thresholds import Threshold, VerdictStatus, evaluate, parse_threshold
+from pspread.metrics.thresholds import Threshold, VerdictStatus, evaluate, min_samples, parse_threshold
 from pspread.results.model import PhaseResult
 from pspread.results.summary import observed
 from pspread.scenario.phases import PhaseSpec
 
 DEFAULT_LATENCY = "p(99)<100"
 DEFAULT_ERRORS = "rate<0.01"
+#: a probe is lengthened to hold the latency gate's minimum sample count, but not past this
+MAX_PROBE_S = 10.0
 
 
 @dataclass
@@ -57,6 +59,12 @@ class CapacityReport:
     first_failing_qps: float | None = None
     elapsed_s: float = 0.0
     note: str = ""
+    #: worker count the search ran on (None: the scenario's)
+    workers: int | None = None
+    #: whether a second probe at the knee passed again (None: not re-probed)
+    confirmed: bool | None = None
+    #: a lower rate failed while a higher one passed: the knee is not a sharp edge
+    non_monotonic: bool = False
 
     @property
     def precision(self) -> float | None:
@@ -70,6 +78,7 @@ class CapacityReport:
             "latency_gate": self.latency_gate, "error_gate": self.error_gate, "knee_qps": self.knee_qps,
             "first_failing_qps": self.first_failing_qps, "precision": self.precision,
             "elapsed_s": self.elapsed_s, "note": self.note, "probes": [p.to_dict() for p in self.probes],
+            "workers": self.workers, "confirmed": self.confirmed, "non_monotonic": self.non_monotonic,
         }
 
 
@@ -121,8 +130,12 @@ def find_capacity(
     hi: float | None = None
     rate = max(1.0, float(start_rate))
 
+    need = min_samples(latency.percentile) if latency.percentile is not None else 1
+
     def probe(r: float) -> bool:
-        phase = PhaseSpec(name=f"probe-{len(report.probes) + 1}", kind="constant", duration_s=probe_s, rate_qps=r)
+        # long enough for the latency gate's sample minimum (within reason: a rate of 1 q/s would need minutes)
+        duration = min(max(probe_s, 1.2 * need / r), max(probe_s, MAX_PROBE_S))
+        phase = PhaseSpec(name=f"probe-{len(report.probes) + 1}", kind="constant", duration_s=duration, rate_qps=r)
         result = judge(runner.run_phase(phase), latency, errors)
         report.probes.append(result)
         if on_probe is not None:
@@ -155,8 +168,25 @@ def find_capacity(
     if hi is None and lo is not None:
         report.note = report.note or f"never failed up to {lo:.0f} q/s"
     report.knee_qps, report.first_failing_qps = lo, hi
+    if lo is not None:  # re-probe the knee: one lucky probe must not set the capacity
+        report.confirmed = probe(lo)
+        if not report.confirmed:
+            report.note = _join(report.note, f"the knee did not hold when probed again at {lo:.0f} q/s")
+    report.non_monotonic = _non_monotonic(report.probes)
+    if report.non_monotonic:
+        report.note = _join(report.note, "a lower rate failed while a higher one passed: the edge is noisy")
     report.elapsed_s = time.monotonic() - t0
     return report
+
+
+def _join(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more
+
+
+def _non_monotonic(probes: list[Probe]) -> bool:
+    passed = [p.rate_qps for p in probes if p.passed]
+    failed = [p.rate_qps for p in probes if not p.passed]
+    return bool(passed and failed and min(failed) < max(passed))
 
 
 @dataclass

@@ -183,6 +183,7 @@ class Runner:
         self.driver: Driver | None = None
         self.executor: Executor | None = executor
         self._own_executor = executor is None
+        self.workers: int | None = None  # None: the scenario's
         self.sampler: ResourceSampler | None = None
         self.prepared: PreparedGraph | None = None
         self.workload: Workload | None = None
@@ -199,11 +200,23 @@ class Runner:
         if self.driver is not None or not start_executor:
             return
         if self.executor is None:
-            self.executor = make_executor(self.scenario, self.prepared, kind=self.executor_kind)
+            self.executor = make_executor(self.scenario, self.prepared, workers=self.workers, kind=self.executor_kind)
         timeout = self.scenario.workload.timeout_s or 30.0
         self.driver = Driver(self.executor, clock=self.clock.now, sleep=self.clock.sleep,
                              max_lateness_s=self.max_lateness_s, drain_timeout_s=timeout + 5.0)
         self.sampler = ResourceSampler(self.executor.pids, self.sample_interval_s, self.executor).start()
+
+    def restart(self, workers: int) -> None:
+        """A fresh executor with ``workers`` workers over the same graph and workload (capacity per count)."""
+        if not self._own_executor:
+            raise ExecutorError("a runner given its executor cannot change its worker count")
+        if self.sampler is not None:
+            self.sampler.stop()
+        if self.executor is not None:
+            self.executor.close()
+        self.executor = self.driver = self.sampler = None
+        self.workers = workers
+        self.setup()
 
     def close(self) -> None:
         """Stop the executor and sampler, remove temporary files (idempotent)."""

@@ -41,6 +41,8 @@ class ScalingPoint:
     coordination_overhead: float | None = None
     #: driver, recorder and live view CPU ÷ all CPU over the same span
     load_generation: float | None = None
+    #: slowest repeat ÷ fastest − 1 (None with one repeat)
+    spread: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -56,6 +58,7 @@ class ScalingReport:
     points: list[ScalingPoint] = field(default_factory=list)
     usl: stats.UslFit | None = None
     usl_note: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def measured(self) -> list[ScalingPoint]:
@@ -100,6 +103,7 @@ class ScalingReport:
             "time_s": [p.time_s for p in self.points], "speedup": [p.speedup for p in self.points],
             "efficiency": [p.efficiency for p in self.points],
             "usl": self.usl.to_dict() if self.usl else None, "usl_note": self.usl_note,
+            "warnings": list(self.warnings),
         }
 
 
@@ -141,6 +145,7 @@ def measure_scaling(
             finally:
                 executor.close()
             point.time_s = statistics.median(times)
+            point.spread = (max(times) / min(times) - 1.0) if len(times) > 1 and min(times) > 0 else None
             point.qps = queries / point.time_s
             point.errors = errors
             if w == 1:
@@ -153,7 +158,28 @@ def measure_scaling(
             on_point(point)
     measured = report.measured
     report.usl, report.usl_note = stats.fit_usl([p.workers for p in measured], [p.qps or 0.0 for p in measured])
+    report.warnings = measurement_warnings(report)
     return report
+
+
+#: a timed query set shorter than this is mostly start-up and timer noise
+MIN_TIMED_S = 1.0
+#: repeats whose slowest is this much slower than the fastest are not one measurement
+MAX_SPREAD = 0.10
+
+
+def measurement_warnings(report: ScalingReport) -> list[str]:
+    """What makes the figures weak, each with how to fix it."""
+    out = []
+    for p in report.measured:
+        if p.time_s is not None and p.time_s < MIN_TIMED_S:
+            need = int(report.queries * MIN_TIMED_S / p.time_s) + 1
+            out.append(f"{p.workers} workers: the query set took {p.time_s:.2f} s (< {MIN_TIMED_S:g} s); "
+                       f"use at least {need} queries (--queries / speedup.queries)")
+        if p.spread is not None and p.spread > MAX_SPREAD:
+            out.append(f"{p.workers} workers: repeats differ by {100 * p.spread:.0f}% (slowest vs fastest); "
+                       "the machine is busy or the set is short: use more queries or more --repeats")
+    return out
 
 
 def _time_query_set(executor: Any, workload: Workload, queries: int, repeats: int, workers: int,

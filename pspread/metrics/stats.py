@@ -226,8 +226,9 @@ def usl(n: np.ndarray, lam: float, sigma: float, kappa: float) -> np.ndarray:
 def fit_usl(workers: Sequence[float], throughput: Sequence[float]) -> tuple[UslFit | None, str]:
     """Fit the USL to (workers, throughput) points: ``(fit, "")`` or ``(None, reason)``.
 
-    Three or more distinct worker counts fit λ, σ and κ; two fit λ and σ with
-    κ fixed at 0 (said in ``note``); fewer cannot be fitted.
+    Three or more distinct worker counts fit λ, σ and κ.  Fewer are refused:
+    two points determine a curve of two parameters exactly, so the "fit" would
+    say nothing about contention that the two speedups do not already say.
     """
     from scipy.optimize import curve_fit
 
@@ -238,21 +239,17 @@ def fit_usl(workers: Sequence[float], throughput: Sequence[float]) -> tuple[UslF
     keep = np.isfinite(n) & np.isfinite(x) & (n >= 1) & (x > 0)
     n, x = n[keep], x[keep]
     distinct = np.unique(n).size
-    if distinct < 2:
-        return None, f"a scaling fit needs at least 2 distinct worker counts, got {distinct}"
+    if distinct < 3:
+        return None, (f"a scalability-law fit needs at least 3 distinct worker counts, got {distinct}; "
+                      "measure more counts, e.g. --workers 1,2,4")
     lam0 = float(np.max(x[n == n.min()]) / n.min())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            if distinct == 2:
-                params, _ = curve_fit(lambda m, lam, s: usl(m, lam, s, 0.0), n, x, p0=[lam0, 0.05],
-                                      bounds=([0.0, 0.0], [np.inf, 1.0]), maxfev=20_000)
-                lam, sigma, kappa, note = float(params[0]), float(params[1]), 0.0, "kappa fixed at 0 (2 points)"
-            else:
-                params, _ = curve_fit(usl, n, x, p0=[lam0, 0.05, 0.001],
-                                      bounds=([0.0, 0.0, 0.0], [np.inf, 1.0, np.inf]), maxfev=20_000)
-                lam, sigma, kappa = (float(p) for p in params)
-                note = ""
+            params, _ = curve_fit(usl, n, x, p0=[lam0, 0.05, 0.001],
+                                  bounds=([0.0, 0.0, 0.0], [np.inf, 1.0, np.inf]), maxfev=20_000)
+            lam, sigma, kappa = (float(p) for p in params)
+            note = ""
         except (RuntimeError, ValueError) as exc:
             return None, f"the scaling fit did not converge: {exc}"
     peak = math.sqrt((1.0 - sigma) / kappa) if kappa > 1e-12 else None

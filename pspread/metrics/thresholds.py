@@ -33,9 +33,21 @@ METRICS: dict[str, tuple[str, ...]] = {
     "efficiency": ("value",),
     "coordination_overhead": ("value",),
     "rss_growth": ("value",),
+    "capacity_qps": ("value",),
 }
 #: metrics measured on the speedup (scaling) run, bounded by the machine's cores
 SCALING_METRICS = ("speedup", "efficiency")
+#: metrics only ``pspread stress`` measures (the capacity knee)
+CAPACITY_METRICS = ("capacity_qps",)
+
+
+def min_samples(percentile: float) -> int:
+    """The fewest latencies a ``p(q)`` gate is judged on: enough that one sample is expected beyond q.
+
+    Below it the percentile is the sample maximum or an interpolation towards
+    it, and the gate would judge noise: p(99) needs 100, p(99.9) 1000.
+    """
+    return max(1, math.ceil(1.0 / (1.0 - percentile / 100.0) - 1e-9)) if percentile < 100 else 1
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -273,6 +285,10 @@ def _latency_stat(threshold: Threshold, observed: Observed) -> tuple[float | Non
         if arr.size == 0:
             return None, "no latency samples (no query succeeded)"
         if threshold.percentile is not None:
+            need = min_samples(threshold.percentile)
+            if arr.size < need:
+                return None, (f"{arr.size} latency samples, {threshold.stat} needs at least {need}; "
+                              "run the phase longer or at a higher rate")
             return float(np.percentile(arr, threshold.percentile)), ""
         funcs: dict[str, Callable[[np.ndarray], Any]] = {"avg": np.mean, "med": np.median, "min": np.min,
                                                           "max": np.max}

@@ -220,9 +220,8 @@ def _num(value: Any, digits: int = 2) -> str:
 def to_markdown(results: Results) -> str:
     """A summary for CI job pages: verdict, thresholds (✓/✗/–), phases, scaling, capacity, environment."""
     counts = results.verdict_counts()
-    verdict = "FAILED" if counts.get("fail") else ("PASSED" if results.status == "complete" else results.status.upper())
-    if results.capacity is not None and results.status == "complete":
-        verdict = "DONE"
+    failed = counts["fail"] or (results.strict and counts["skipped"])
+    verdict = "FAILED" if failed else ("PASSED" if results.status == "complete" else results.status.upper())
     lines = [f"## pspread: {results.scenario_name} — {verdict}", ""]
     lines.append(f"Started {results.started_utc}, finished {results.finished_utc or '–'}, "
                  f"status {results.status}, exit {_num(results.exit_status, 0)}.")
@@ -244,8 +243,8 @@ def to_markdown(results: Results) -> str:
         lines.append("")
     if results.scaling is not None:
         lines += _scaling_lines(results.scaling)
-    if results.capacity is not None:
-        lines += _capacity_lines(results.capacity)
+    for cap in results.capacity_by_workers or ([results.capacity] if results.capacity is not None else []):
+        lines += _capacity_lines(cap)
     env = results.environment
     if env:
         git = env.get("git") or {}
@@ -268,9 +267,15 @@ def _scaling_lines(scaling: ScalingRecord) -> list[str]:
 
 
 def _capacity_lines(cap: CapacityRecord) -> list[str]:
+    on = f" on {cap.workers} workers" if cap.workers is not None else ""
+    if cap.skipped:
+        return [f"Capacity{on}: skipped ({cap.skipped}).", ""]
     knee = "not found" if cap.knee_qps is None else f"{cap.knee_qps:.0f} q/s"
     bracket = "" if cap.first_failing_qps is None else f", first failing rate {cap.first_failing_qps:.0f} q/s"
-    lines = [f"Capacity knee: **{knee}**{bracket} (gates `{cap.latency_gate}`, `{cap.error_gate}`).", "",
+    confirmed = {True: ", confirmed by a second probe", False: ", not confirmed by a second probe",
+                 None: ""}[cap.confirmed]
+    lines = [f"Capacity knee{on}: **{knee}**{bracket}{confirmed} (gates `{cap.latency_gate}`, `{cap.error_gate}`).",
+             "",
              "| offered q/s | answered q/s | latency ms | errors | verdict |", "|---:|---:|---:|---:|---|"]
     for p in cap.probes:
         lines.append(f"| {p.rate_qps:.0f} | {p.achieved_qps:.0f} | {_num(p.latency_ms)} | "

@@ -173,7 +173,11 @@ class Results(Record):
     workers: list[WorkerRecord] = []
     scaling: Optional[ScalingRecord] = None
     capacity: Optional[CapacityRecord] = None
+    #: ``pspread stress --workers 1,2,4``: one search per worker count (``capacity`` is the largest measured)
+    capacity_by_workers: list[CapacityRecord] = []
     soak: Optional[SoakRecord] = None
+    #: ``--strict``: skipped gates counted as failed
+    strict: bool = False
     error: Optional[str] = None
 
     # ----------------------------------------------------------- updates

@@ -201,6 +201,7 @@ class ScalingPointRecord(Record):
     skipped: Optional[str] = None
     coordination_overhead: Optional[float] = None
     load_generation: Optional[float] = None
+    spread: Optional[float] = None
 
 
 class UslRecord(Record):
@@ -224,6 +225,8 @@ class ScalingRecord(Record):
     efficiency: list[Optional[float]]
     usl: Optional[UslRecord] = None
     usl_note: str = ""
+    #: what makes these figures weak, each with how to fix it (short timings, unstable repeats)
+    warnings: list[str] = []
 
 
 class ProbeRecord(Record):
@@ -246,6 +249,11 @@ class CapacityRecord(Record):
     elapsed_s: float = 0.0
     note: str = ""
     probes: list[ProbeRecord] = []
+    workers: Optional[int] = None
+    confirmed: Optional[bool] = None
+    non_monotonic: bool = False
+    #: why this worker count was not searched (more workers than usable cores)
+    skipped: Optional[str] = None
 
 
 class SoakRecord(Record):

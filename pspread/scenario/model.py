@@ -291,6 +291,7 @@ class ThresholdsSpec(_Strict):
     efficiency: _expr_list("efficiency") = Field(default_factory=list)  # type: ignore[valid-type]
     coordination_overhead: _expr_list("coordination_overhead") = Field(default_factory=list)  # type: ignore[valid-type]
     rss_growth: _expr_list("rss_growth") = Field(default_factory=list)  # type: ignore[valid-type]
+    capacity_qps: _expr_list("capacity_qps") = Field(default_factory=list)  # type: ignore[valid-type]
 
     def parsed(self) -> list[Threshold]:
         """Every threshold, parsed, in metric order then written order."""
@@ -349,6 +350,8 @@ class Scenario(_Strict):
     phases: list[PhaseSpec] = Field(default_factory=_default_phases, min_length=1)
     thresholds: ThresholdsSpec = Field(default_factory=ThresholdsSpec)
     speedup: Optional[SpeedupSpec] = None
+    #: a SKIPPED gate fails the run (exit 1), as ``--strict`` does: for CI machines that must judge every gate
+    strict: bool = False
 
     @field_validator("name")
     @classmethod

@@ -20,7 +20,15 @@ from pspread.load.capacity import CapacityReport, SoakReport
 from pspread.load.clock import Clock
 from pspread.load.runner import Observer, Runner
 from pspread.load.scaling import ScalingPoint, ScalingReport
-from pspread.metrics.thresholds import SCALING_METRICS, Observed, Verdict, evaluate_all
+from pspread.metrics.system import usable_cores
+from pspread.metrics.thresholds import (
+    CAPACITY_METRICS,
+    SCALING_METRICS,
+    Observed,
+    Verdict,
+    VerdictStatus,
+    evaluate_all,
+)
 from pspread.results.environment import collect_environment
 from pspread.results.export import ResultsWriter
 from pspread.results.model import PhaseResult, Results, utc_now
@@ -44,8 +52,9 @@ class Session:
 
     def __init__(self, scenario: Scenario, *, base_dir: Path | None = None,
                  results_dir: str | Path | ResultsWriter | None = None, executor: Executor | None = None,
-                 clock: Clock | None = None, observer: Observer | None = None) -> None:
+                 clock: Clock | None = None, observer: Observer | None = None, strict: bool | None = None) -> None:
         self.scenario = scenario
+        self.strict = scenario.strict if strict is None else strict
         self.observer = observer
         if isinstance(results_dir, ResultsWriter) or results_dir is None:
             self.writer = results_dir
@@ -54,8 +63,9 @@ class Session:
         self.runner = Runner(scenario, observer=observer, on_phase=self._phase_done, base_dir=base_dir,
                              executor=executor, clock=clock)
         self.results = Results(scenario_name=scenario.name, scenario=scenario.to_dict(), started_utc=utc_now(),
-                               environment=collect_environment())
+                               environment=collect_environment(), strict=self.strict)
         self.scaling_observed: Observed | None = None
+        self.capacity_skipped: str | None = None
         self.verdicts: list[Verdict] = []
 
     @property
@@ -79,7 +89,19 @@ class Session:
         self._update(scaling=ScalingRecord.model_validate(report.to_dict()))
 
     def set_capacity(self, report: CapacityReport) -> None:
-        self._update(capacity=CapacityRecord.model_validate(report.to_dict()))
+        """Attach one capacity search (per worker count, when several); the largest count is the headline."""
+        record = CapacityRecord.model_validate(report.to_dict())
+        by_workers = [c for c in self.results.capacity_by_workers if c.workers != record.workers]
+        if record.workers is not None:
+            by_workers = sorted([*by_workers, record], key=lambda c: c.workers or 0)
+        self._update(capacity=record, capacity_by_workers=by_workers)
+
+    def note_skipped_workers(self, workers: int, reason: str) -> None:
+        """A worker count the capacity search could not run here: recorded, and its gates SKIPPED."""
+        self.capacity_skipped = f"capacity on {workers} workers: {reason}"
+        skipped = CapacityRecord(latency_gate="", error_gate="", workers=workers, skipped=reason)
+        by_workers = sorted([*self.results.capacity_by_workers, skipped], key=lambda c: c.workers or 0)
+        self._update(capacity_by_workers=by_workers)
 
     def set_soak(self, report: SoakReport) -> None:
         self._update(soak=SoakRecord.model_validate(report.to_dict()))
@@ -89,11 +111,12 @@ class Session:
         return bool(self.runner.phases) or self.results.scaling is not None
 
     # ----------------------------------------------------------------- run
-    def execute(self, body: Callable[[Runner], None], start_executor: bool = True, gates: bool = True) -> Results:
+    def execute(self, body: Callable[[Runner], None], start_executor: bool = True, capacity: bool = False) -> Results:
         """Run ``body`` and finish: the results, with status and exit code, written on every path.
 
         ``start_executor``: False when ``body`` makes its own executors (speedup).
-        ``gates``: False when the phases are probes, not a run to judge (capacity search).
+        ``capacity``: the phases are probes of a capacity search: only ``capacity_qps`` gates are judged.
+        With ``strict``, a SKIPPED gate fails the run like a failed one (exit 1).
         A ``PspreadError`` of bad input raised before anything ran propagates (nothing to record).
         """
         error: PspreadError | None = None
@@ -114,8 +137,11 @@ class Session:
                 self._record_workers()
             finally:
                 self._stop_quietly()
-        self.verdicts = self._judge() if gates and self.measured_anything else []
-        if status == "complete" and any(v.failed for v in self.verdicts):
+        self.verdicts = self._judge(capacity) if self.measured_anything else []
+        failed = any(v.failed for v in self.verdicts)
+        if self.strict and any(v.status is VerdictStatus.SKIPPED for v in self.verdicts):
+            failed = True
+        if status == "complete" and failed:
             code = int(ExitCode.GATE_FAILED)
         message = str(error) if error is not None else None
         self.results = self.results.with_verdicts(self.verdicts).finished(status, int(code), message)
@@ -123,8 +149,16 @@ class Session:
             self.writer.write(self.results)
         return self.results
 
-    def _judge(self) -> list[Verdict]:
-        """The scenario's gates against the measured phases (and the speedup run, when there was one)."""
+    def _judge(self, capacity: bool) -> list[Verdict]:
+        """The scenario's gates against the measured phases (and the speedup run, when there was one).
+
+        A capacity search judges only the ``capacity_qps`` gates (its phases are
+        probes); every other command leaves those to ``pspread stress``.
+        """
+        thresholds = self.scenario.parsed_thresholds()
+        if capacity:
+            return evaluate_all([t for t in thresholds if t.metric in CAPACITY_METRICS], self._capacity_observed())
+        thresholds = [t for t in thresholds if t.metric not in CAPACITY_METRICS]
         seen = observed(self.runner.phases)
         extra = self.scaling_observed
         if extra is not None:
@@ -134,10 +168,23 @@ class Session:
         for metric in SCALING_METRICS:
             if metric not in seen.values and metric not in seen.unavailable:
                 seen.unavailable[metric] = "no speedup run in this command (use `pspread speedup`)"
-        thresholds = self.scenario.parsed_thresholds()
         if not self.runner.phases:  # only a scaling run (pspread speedup): the load gates have nothing to judge
             thresholds = [t for t in thresholds if t.metric in SCALING_METRICS]
         return evaluate_all(thresholds, seen)
+
+    def _capacity_observed(self) -> Observed:
+        """The knee the gates judge: the search on the most workers this machine can run in parallel."""
+        seen = Observed(cores=usable_cores())
+        cap = self.results.capacity
+        if self.capacity_skipped is not None:
+            seen.unavailable["capacity_qps"] = self.capacity_skipped
+        elif cap is None:
+            seen.unavailable["capacity_qps"] = "no capacity search ran"
+        elif cap.knee_qps is None:
+            seen.values["capacity_qps"] = 0.0  # even the lowest probe failed: no rate is served
+        else:
+            seen.values["capacity_qps"] = cap.knee_qps
+        return seen
 
     def _record_workers(self) -> None:
         """Per-worker counters from the executor, before it stops."""

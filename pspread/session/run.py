@@ -27,6 +27,8 @@ from pspread.load.capacity import find_capacity, soak
 from pspread.load.clock import Clock
 from pspread.load.runner import Observer, Runner, make_executor
 from pspread.load.scaling import ScalingPoint, measure_scaling
+from pspread.metrics.system import usable_cores
+from pspread.metrics.thresholds import cores_reason
 from pspread.results.export import ResultsWriter
 from pspread.results.model import Results
 from pspread.scenario.loader import load_scenario, resolve_scenario, validate_data
@@ -106,26 +108,37 @@ def execute_speedup(session: Session, workers: Sequence[int], queries: int | Non
 
 
 def stress_scenario(scenario: ScenarioSource = None, *, probe_s: float = 3.0, soak_s: float | None = None,
-                    start_rate: float | None = None, overrides: Mapping[str, Any] | None = None,
-                    executor: Executor | None = None, clock: Clock | None = None, observer: Observer | None = None,
-                    results_dir: ResultsTarget = None) -> Results:
+                    start_rate: float | None = None, workers: Sequence[int] | None = None,
+                    overrides: Mapping[str, Any] | None = None, executor: Executor | None = None,
+                    clock: Clock | None = None, observer: Observer | None = None,
+                    results_dir: ResultsTarget = None, strict: bool | None = None) -> Results:
     """Find the capacity knee (short constant-rate probes), or with ``soak_s`` hold one steady load and report drift.
 
     The scenario's warm-up phases run first.  The search starts at
     ``start_rate`` (default: the highest measured phase rate, else 100 q/s).
+    ``workers``: one search per worker count (counts above the usable cores
+    are skipped); the ``capacity_qps`` gates judge the largest one measured.
     """
-    session = _session(scenario, overrides, executor, clock, observer, results_dir)
-    return execute_stress(session, probe_s, soak_s, start_rate)
+    sc, base = resolve(scenario, overrides)
+    session = Session(sc, base_dir=base, results_dir=results_dir, executor=executor, clock=clock,
+                      observer=observer, strict=strict)
+    return execute_stress(session, probe_s, soak_s, start_rate, workers)
 
 
-def execute_stress(session: Session, probe_s: float, soak_s: float | None, start_rate: float | None) -> Results:
+def execute_stress(session: Session, probe_s: float, soak_s: float | None, start_rate: float | None,
+                   workers: Sequence[int] | None = None) -> Results:
+    """``stress_scenario`` on a session the caller made."""
     if probe_s <= 0:
         raise ScenarioError(f"--probe {probe_s:g}: a probe must last longer than 0 s, e.g. --probe 3s")
     if soak_s is not None and soak_s <= 0:
         raise ScenarioError(f"--soak {soak_s:g}: a soak must last longer than 0 s, e.g. --soak 10m")
+    counts = sorted(set(workers or []))
+    if counts and counts[0] < 1:
+        raise ScenarioError(f"--workers {counts}: worker counts must be >= 1")
     sc = session.scenario
     rates = [p.rate_qps for p in sc.phases if p.rate_qps and p.measured]
     start = start_rate or (max(rates) if rates else 100.0)
+    cores = usable_cores()
 
     def warm(runner: Runner) -> None:
         for phase in sc.phases:
@@ -133,8 +146,19 @@ def execute_stress(session: Session, probe_s: float, soak_s: float | None, start
                 runner.run_phase(phase)
 
     def capacity(runner: Runner) -> None:
-        warm(runner)
-        session.set_capacity(find_capacity(runner, start, probe_s=probe_s))
+        if not counts:
+            warm(runner)
+            session.set_capacity(find_capacity(runner, start, probe_s=probe_s))
+            return
+        for w in counts:
+            if w > cores:
+                session.note_skipped_workers(w, cores_reason(w, cores))
+                continue
+            runner.restart(w)
+            warm(runner)
+            report = find_capacity(runner, start, probe_s=probe_s)
+            report.workers = w
+            session.set_capacity(report)
 
     def soak_body(runner: Runner) -> None:
         warm(runner)
@@ -143,7 +167,7 @@ def execute_stress(session: Session, probe_s: float, soak_s: float | None, start
 
     if soak_s is not None:
         return session.execute(soak_body)
-    return session.execute(capacity, gates=False)
+    return session.execute(capacity, start_executor=not counts, capacity=True)
 
 
 def _scaling(session: Session, runner: Runner, workers: list[int], queries: int, repeats: int) -> None:

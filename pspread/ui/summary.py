@@ -101,20 +101,27 @@ def scaling_lines(scaling: ScalingRecord | None) -> list[str]:
             overhead = row.coordination_overhead
             lines.append(f"    {row.workers:>3} workers  {row.time_s or 0:.3f}s  {row.qps or 0:.0f} q/s  "
                          f"speedup {row.speedup or 0:.2f}  efficiency {row.efficiency or 0:.2f}"
-                         + (f"  coordination {100 * overhead:.2f}%" if overhead is not None else ""))
+                         + (f"  coordination {100 * overhead:.2f}%" if overhead is not None else "")
+                         + (f"  repeats ±{100 * row.spread:.0f}%" if row.spread is not None else ""))
     fit = scaling.usl
     if fit is not None:
         peak = fit.peak_workers
         lines.append(f"    USL fit: sigma={fit.sigma:.3f} kappa={fit.kappa:.4f}"
                      + (f", peak at {peak:.1f} workers" if peak else "") + (f" ({fit.note})" if fit.note else ""))
+    elif scaling.usl_note:
+        lines.append(f"    [dim]no USL fit: {escape(scaling.usl_note)}[/]")
+    lines += [f"    [yellow]warning: {escape(w)}[/]" for w in scaling.warnings]
     return lines
 
 
 def capacity_lines(report: CapacityRecord | None) -> list[str]:
-    """Every probe of a capacity search, then the knee and its bracket."""
+    """Every probe of a capacity search, then the knee, its bracket and whether a second probe confirmed it."""
     if report is None:
         return []
-    lines = [f"  [bold]capacity[/] (constant-rate probes; gates {report.latency_gate} and {report.error_gate})"]
+    on = f" on {report.workers} workers" if report.workers is not None else ""
+    if report.skipped:
+        return [f"  [bold]capacity{on}[/]  [yellow]SKIPPED: {escape(report.skipped)}[/]"]
+    lines = [f"  [bold]capacity{on}[/] (constant-rate probes; gates {report.latency_gate} and {report.error_gate})"]
     for p in report.probes:
         mark = "[green]✓[/]" if p.passed else "[red]✗[/]"
         lat = "-" if p.latency_ms is None else f"{p.latency_ms:.1f}ms"
@@ -122,12 +129,26 @@ def capacity_lines(report: CapacityRecord | None) -> list[str]:
                      f"errors {100 * p.error_rate:.2f}%" + (f"  ({escape(p.reason)})" if p.reason else ""))
     if report.knee_qps is None:
         lines.append("    capacity knee: not found (even the lowest probe failed)")
-    else:
-        bracket = ("" if report.precision is None or report.first_failing_qps is None else
-                   f", first failing {report.first_failing_qps:.0f} q/s (±{100 * report.precision:.1f}%)")
-        lines.append(f"    [bold]capacity knee: {report.knee_qps:.0f} q/s[/]{bracket}, "
-                     f"found in {report.elapsed_s:.0f} s" + (f"; {escape(report.note)}" if report.note else ""))
+        return lines
+    bracket = ("" if report.first_failing_qps is None else
+               f"; the bracket is {report.knee_qps:.0f}-{report.first_failing_qps:.0f} q/s (search precision, "
+               "not a confidence interval)")
+    confirmed = {True: ", confirmed by a second probe", False: ", NOT confirmed by a second probe",
+                 None: ""}[report.confirmed]
+    lines.append(f"    [bold]capacity knee: {report.knee_qps:.0f} q/s[/]{confirmed}{bracket}; "
+                 f"found in {report.elapsed_s:.0f} s" + (f"; {escape(report.note)}" if report.note else ""))
     return lines
+
+
+def capacity_scaling_lines(results: Results) -> list[str]:
+    """Knee per worker count, and each count's knee over the one-worker knee."""
+    measured = [c for c in results.capacity_by_workers if c.knee_qps is not None and c.workers is not None]
+    if len(measured) < 2:
+        return []
+    one = next((c.knee_qps for c in measured if c.workers == 1), None)
+    cells = "  ".join(f"{c.workers}w {c.knee_qps:.0f} q/s" + (f" ({(c.knee_qps or 0) / one:.2f}x)" if one else "")
+                      for c in measured)
+    return [f"  [bold]capacity scaling[/]  {cells}"]
 
 
 def soak_lines(rep: SoakRecord | None) -> list[str]:
@@ -144,28 +165,30 @@ def soak_lines(rep: SoakRecord | None) -> list[str]:
 def print_summary(console: Console, results: Results, results_path: str | None = None) -> None:
     """Print the whole summary of a run.
 
-    A capacity search (``results.capacity``) is not gated: its phases are
-    probes, so they are left out and the search's own report is shown.
+    A capacity search's phases are probes: they are left out, and the search's
+    own report (per worker count) is shown instead.
     """
-    judged = results.capacity is None
+    searches = results.capacity_by_workers or ([results.capacity] if results.capacity is not None else [])
     title = f"{results.scenario_name}: {results.status}" + (f" ({results.error})" if results.error else "")
     console.print()
     console.print(f"[bold]{escape(title)}[/]")
-    if judged:
-        for line in verdict_lines(results.thresholds) or ["  (no thresholds)"]:
-            console.print(line, soft_wrap=True)
-        console.print()
-    body = [*(phase_lines(results.phases) if judged else []), *scaling_lines(results.scaling),
-            *capacity_lines(results.capacity), *soak_lines(results.soak)]
+    for line in verdict_lines(results.thresholds) or ["  (no thresholds)"]:
+        console.print(line, soft_wrap=True)
+    console.print()
+    body = [*(phase_lines(results.phases) if not searches else []), *scaling_lines(results.scaling),
+            *[line for c in searches for line in capacity_lines(c)], *capacity_scaling_lines(results),
+            *soak_lines(results.soak)]
     for line in body:
         console.print(line, soft_wrap=True)
     counts = results.verdict_counts()
     console.print()
     if results.status != "complete":
         verdict = f"[yellow]{results.status.upper()}[/] (figures so far)"
-    elif not judged:
-        verdict = "[bold]DONE[/]"
+    elif counts["fail"] or (results.strict and counts["skipped"]):
+        verdict = "[red]FAILED[/]"
     else:
-        verdict = "[red]FAILED[/]" if counts["fail"] else "[green]PASSED[/]"
-    tally = f": {counts['pass']} passed, {counts['fail']} failed, {counts['skipped']} skipped" if judged else ""
+        verdict = "[green]PASSED[/]"
+    tally = f": {counts['pass']} passed, {counts['fail']} failed, {counts['skipped']} skipped"
+    if results.strict and counts["skipped"]:
+        tally += " (--strict: skipped gates fail the run)"
     console.print(verdict + tally + (f"; results in {escape(results_path)}" if results_path else ""), soft_wrap=True)
