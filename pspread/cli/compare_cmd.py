@@ -1,8 +1,11 @@
-"""``pspread compare BASE.json NEW.json``: gate a run against a baseline in CI.
+"""``pspread compare BASE NEW``: gate a run against a baseline in CI, like with like.
 
 Exit 0 when nothing regressed, 1 on a regression (beyond the ``--fail-on``
-tolerance AND significant by Mann–Whitney U on per-second samples), 2 on bad
-input (unreadable file, unknown schema version, malformed rule).
+tolerance AND significant on the runs' own samples), 2 on bad input
+(unreadable file, unknown schema version, an incomplete run, runs of
+different setups without ``--allow-mismatch``, a malformed rule).  BASE may
+be a folder: the last ``--last`` results files in it (by name, which starts
+with the UTC time) form the baseline, their median per figure.
 """
 
 from __future__ import annotations
@@ -13,63 +16,131 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typing_extensions import Annotated
 
-from pspread.cli.errors import EXIT_GATE_FAILED
-from pspread.results.compare import DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, compare, parse_fail_on
-from pspread.results.export import read_results
+from pspread.errors import ExitCode
+from pspread.results.compare import (
+    DEFAULT_ALPHA,
+    DEFAULT_FAIL_ON,
+    CompareError,
+    Comparison,
+    MetricComparison,
+    compare,
+    parse_fail_on,
+)
+from pspread.results.export import check_output, read_results, write_text_atomic
+from pspread.results.model import Results
 
 _STYLE = {"regression": "bold red", "not significant": "yellow", "worse (not gated)": "yellow",
-          "improved": "green", "ok": "green", "no data": "dim"}
+          "improved": "green", "ok": "green", "no data": "dim", "not gated": "dim"}
+_UNIT = {"qps": " q/s", "knee": " q/s", "error_rate": ""}
 
 
-def _fmt(value: Optional[float], digits: int = 2) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
+def _fmt(metric: str, value: Optional[float]) -> str:
+    if value is None:
+        return "–"
+    if metric == "error_rate":
+        return f"{100 * value:.2f}%"
+    return f"{value:,.2f}" + _UNIT.get(metric, " ms")
 
 
-def _table(result: Comparison, base: Path, new: Path) -> Table:
-    table = Table(title=f"{base.name} → {new.name}", title_justify="left")
-    for column, justify in (("metric", "left"), ("base", "right"), ("new", "right"), ("change", "right"),
-                            ("p-value", "right"), ("fail on", "left"), ("verdict", "left")):
+def _change(m: MetricComparison) -> str:
+    if m.metric == "error_rate" and m.base is not None and m.new is not None:
+        return f"{100 * (m.new - m.base):+.2f} pp"
+    return "–" if m.change_pct is None else f"{m.change_pct:+.1f}%"
+
+
+def _table(result: Comparison, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("scope", "left"), ("metric", "left"), ("base", "right"), ("new", "right"),
+                            ("change", "right"), ("p-value", "right"), ("fail on", "left"), ("verdict", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for m in result.metrics:
-        unit = " qps" if m.metric == "qps" else " ms"
-        change = "–" if m.change_pct is None else f"{m.change_pct:+.1f}%"
         style = _STYLE.get(m.status, "")
         verdict = f"[{style}]{m.status}[/]" if style else m.status
-        table.add_row(m.metric, _fmt(m.base) + unit, _fmt(m.new) + unit, change,
+        table.add_row(m.scope, m.metric, _fmt(m.metric, m.base), _fmt(m.metric, m.new), _change(m),
                       "–" if m.p_value is None else f"{m.p_value:.3g}", m.rule or "–", verdict)
     return table
 
 
+def to_markdown(result: Comparison, title: str) -> str:
+    """The comparison as a Markdown table, for CI job pages."""
+    verdict = "REGRESSION" if result.regressed else "no regression"
+    lines = [f"## pspread compare: {title} — {verdict}", "",
+             "| scope | metric | base | new | change | p-value | fail on | verdict |",
+             "|---|---|---:|---:|---:|---:|---|---|"]
+    for m in result.metrics:
+        p = "–" if m.p_value is None else f"{m.p_value:.3g}"
+        lines.append(f"| {m.scope} | {m.metric} | {_fmt(m.metric, m.base)} | {_fmt(m.metric, m.new)} | "
+                     f"{_change(m)} | {p} | {m.rule or '–'} | {m.status} |")
+    lines.append("")
+    lines += [f"- warning: {w}" for w in result.warnings]
+    lines += [f"- {m.scope} {m.metric}: {m.note}" for m in result.metrics
+              if m.note and m.status in ("regression", "not significant")]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _baseline(base: Path, last: int) -> tuple[list[Results], list[str]]:
+    if not base.is_dir():
+        return [read_results(base)], [base.name]
+    files = sorted(base.glob("*.json"))[-last:]
+    if not files:
+        raise CompareError(f"{base}: no results files (*.json) in this folder")
+    complete = []
+    for path in files:
+        results = read_results(path)
+        if results.status == "complete":
+            complete.append((results, path.name))
+    if not complete:
+        raise CompareError(f"{base}: none of the last {len(files)} results files is a complete run")
+    return [r for r, _ in complete], [n for _, n in complete]
+
+
 def compare_command(
-    base: Annotated[Path, typer.Argument(help="Baseline results JSON.")],
-    new: Annotated[Path, typer.Argument(help="New results JSON.")],
+    base: Annotated[Path, typer.Argument(help="Baseline results JSON, or a folder of them (see --last).",
+                                         metavar="BASE")],
+    new: Annotated[Path, typer.Argument(help="New results JSON.", metavar="NEW")],
     fail_on: Annotated[Optional[List[str]], typer.Option(
-        "--fail-on", help="Tolerance, e.g. 'p99:+10%' or 'qps:-10%' or 'p95:+5ms'; repeat for several. "
-                          f"Default: {' '.join(DEFAULT_FAIL_ON)}.")] = None,
+        "--fail-on", metavar="RULE", help="Tolerance, e.g. 'p99:+10%', 'qps:-10%', 'p95:+5ms', 'error_rate:+1%' "
+        "(percentage points), 'knee:-10%'; repeat for several. "
+        f"Default: {' '.join(DEFAULT_FAIL_ON)}.")] = None,
     alpha: Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5,
-                                         help="Significance level of the Mann–Whitney U test.")] = DEFAULT_ALPHA,
+                                         help="Significance level of the tests.")] = DEFAULT_ALPHA,
+    last: Annotated[int, typer.Option("--last", min=1, max=1000, metavar="N",
+                                      help="With BASE a folder: the last N complete runs form the baseline.")] = 5,
+    allow_mismatch: Annotated[bool, typer.Option(
+        "--allow-mismatch", help="Compare runs of different graphs, scenarios or executor settings anyway.")] = False,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", metavar="FILE",
+                                                     help="Also write the table as Markdown here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
-    """Compare two results files; exit 1 only on a change beyond tolerance that is also significant."""
+    """Compare a run with a baseline; exit 1 only on a change beyond tolerance that is also significant."""
     rules = parse_fail_on(fail_on or DEFAULT_FAIL_ON)
-    result = compare(read_results(base), read_results(new), rules, alpha=alpha)
+    if markdown is not None:
+        check_output(markdown, force=True, what="--markdown")
+    bases, names = _baseline(base, last)
+    title = (f"{names[0]} → {new.name}" if len(names) == 1 else f"median of {len(names)} runs in {base} → {new.name}")
+    result = compare(bases, read_results(new), rules, alpha=alpha, allow_mismatch=allow_mismatch,
+                     names=[*names, new.name])
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         console = Console(highlight=False)
-        console.print(_table(result, base, new))
+        console.print(_table(result, title))
         for warning in result.warnings:
-            console.print(f"[yellow]warning:[/] {warning}")
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
         for m in result.metrics:
             if m.note and m.status in ("regression", "not significant"):
-                console.print(f"{m.metric}: {m.note}")
+                console.print(f"{m.scope} {m.metric}: {escape(m.note)}")
         console.print("[bold red]REGRESSION[/]" if result.regressed else "[green]no regression[/]")
+    if markdown is not None:
+        write_text_atomic(markdown, to_markdown(result, title))
     if result.regressed:
-        raise typer.Exit(EXIT_GATE_FAILED)
+        raise typer.Exit(int(ExitCode.GATE_FAILED))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare")(compare_command)
+    app.command("compare", epilog="Exit codes: 0 no regression; 1 a regression; 2 bad input (unreadable or "
+                "incomplete file, different setups, bad rule).")(compare_command)
