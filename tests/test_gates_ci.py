@@ -137,3 +137,78 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+MIXED = """\
+name: mixed
+graph: {generate: {kind: barabasi-albert, nodes: 300, degree: 3, seed: 1}}
+model: {preset: threshold, kernel: frontier}
+executor: {kind: inline, workers: 1}
+workload:
+  seeds_per_query: 2
+  top_k: 5
+  mix:
+    - {name: local, weight: 70}
+    - {name: rank, weight: 30, preset: spreadr, top_k: 10}
+phases:
+  - {kind: warmup, duration_s: 0.2s, clients: 1}
+  - {name: steady, kind: constant, duration_s: 1.5s, rate_qps: 200}
+thresholds:
+  latency_ms: ['p(50)<5000']
+  latency_ms{kind:rank}: ['p(50)<0.00001']
+  error_rate{kind:local}: ['rate<0.5']
+  latency_ms{phase:steady}: ['max<5000']
+  latency_ms{phase:nope}: ['max<5000']
+"""
+
+
+@pytest.mark.slow
+def test_per_kind_and_per_phase_gates_and_figures(app, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(MIXED)
+    res = runner.invoke(app, ["run", str(path), "--results-dir", str(tmp_path / "r"), "--plain"])
+    assert res.exit_code == 1, res.output
+    data = _results(tmp_path / "r")
+    status = {t["metric"]: t["status"] for t in data["thresholds"]}
+    assert status == {"latency_ms": "pass", "latency_ms{kind:rank}": "fail", "error_rate{kind:local}": "pass",
+                      "latency_ms{phase:steady}": "pass", "latency_ms{phase:nope}": "skipped"}
+    kinds = data["summary"]["per_kind"]
+    steady = data["phases"][1]
+    assert set(kinds) == {"local", "rank"} and set(steady["per_kind"]) == {"local", "rank"}
+    assert sum(k["total"] for k in steady["per_kind"].values()) == steady["total"] - steady["driver"]["dropped"]
+    assert "type rank" in res.output and "latency_ms{kind:rank}: p(50)<0.00001" in res.output
+
+
+@pytest.mark.slow
+def test_abort_on_fail_ends_the_run_early_with_exit_1_and_writes_results(app, tmp_path: Path) -> None:
+    path = tmp_path / "abort.yaml"
+    path.write_text(TINY.replace("duration_s: 1s", "duration_s: 30s").replace(
+        "latency_ms: ['p(99)<5000']",
+        "latency_ms: ['p(99)<5000', {threshold: 'p(90)<0.00001', abortOnFail: true, delayAbortEval: 0.5s}]"))
+    res = runner.invoke(app, ["run", str(path), "--results-dir", str(tmp_path / "r"), "--plain"])
+    assert res.exit_code == 1, res.output
+    data = _results(tmp_path / "r")
+    steady = data["phases"][1]
+    assert data["status"] == "aborted" and "abortOnFail" in data["error"]
+    assert steady["driver"]["stopped"] and steady["driver"]["submitted"] < steady["driver"]["planned"]
+    assert data["thresholds"][1]["status"] == "fail"  # p(99) may be SKIPPED: the run ended after few queries
+
+
+def test_abort_watch_waits_for_delay_abort_eval_and_the_sample_minimum() -> None:
+    from pspread.metrics.thresholds import parse_threshold
+    from pspread.session.abort import AbortWatch
+
+    class _Runner:
+        phases: list = []
+        current = None
+        stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    gate = parse_threshold("error_rate", "rate<0.5", abort_on_fail=True, delay_abort_s=5.0)
+    r = _Runner()
+    watch = AbortWatch(r, [gate, parse_threshold("latency_ms", "p(99)<1")])  # only abortOnFail gates are watched
+    assert [t.source for t in watch.thresholds] == ["rate<0.5"]
+    assert watch.check(1.0) is None and not r.stopped  # before delayAbortEval: not judged
+    assert watch.check(6.0) is None and not r.stopped  # nothing measured yet: SKIPPED, not failed

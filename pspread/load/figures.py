@@ -10,12 +10,15 @@ submission to the last answer).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from pspread.load.driver import DriverReport
 from pspread.load.recorder import Samples
 from pspread.load.resources import PhaseResources
 from pspread.metrics import stats
+from pspread.metrics.thresholds import Observed, Threshold
 from pspread.results.model import LATENCY_SAMPLE, PhaseResult
 from pspread.results.records import (
     DriverRecord,
@@ -25,6 +28,7 @@ from pspread.results.records import (
     SeriesRecord,
     WorkerLatency,
 )
+from pspread.results.summary import observed
 from pspread.scenario.phases import PhaseSpec
 
 
@@ -90,3 +94,34 @@ def phase_result(phase: PhaseSpec, report: DriverReport, samples: Samples, resou
         resources=ResourcesRecord.model_validate(resources.to_dict()),
     )
     return result.with_samples(lat_ms[ok], kind_latency)
+
+
+def observed_so_far(threshold: Threshold, done: Sequence[PhaseResult], running: PhaseSpec | None,
+                    latency_ms: np.ndarray, ok: np.ndarray, kind: np.ndarray, kinds: Sequence[str],
+                    cores: int | None = None) -> Observed:
+    """What ``threshold`` covers up to now, by the one rule the final verdict uses too.
+
+    Untagged: every measured phase together, so the finished measured phases
+    (``done``) plus the running phase's rows when it is measured;
+    ``{phase:NAME}``: that phase alone (the running one, or a finished one);
+    ``{kind:NAME}``: that query type's rows in all of them.  ``latency_ms``,
+    ``ok`` and ``kind`` (codes into ``kinds``) are the running phase's rows so far.
+    """
+    tags = threshold.tags
+    phase = dict(tags).get("phase")
+    measured_now = running is not None and running.measured and (phase is None or str(running.name) == phase)
+    if measured_now and phase is not None:
+        base = Observed(latency_ms=np.zeros(0), errors=0, total=0, cores=cores)
+    else:
+        base = observed(done, cores, tags=tags)
+    if not measured_now or latency_ms.size == 0:
+        return base
+    rows = np.ones(latency_ms.size, dtype=bool)
+    name = dict(tags).get("kind")
+    if name is not None:
+        rows = kind == (list(kinds).index(name) if name in kinds else -1)
+    good = ok & rows
+    prior = base.latency_ms if base.latency_ms is not None else np.zeros(0)
+    return Observed(latency_ms=np.concatenate([prior, latency_ms[good]]),
+                    errors=(base.errors or 0) + int((rows & ~ok).sum()), total=(base.total or 0) + int(rows.sum()),
+                    values=dict(base.values), cores=base.cores)

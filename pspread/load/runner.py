@@ -184,6 +184,8 @@ class Runner:
         self.executor: Executor | None = executor
         self._own_executor = executor is None
         self.workers: int | None = None  # None: the scenario's
+        #: the phase being driven and its recorder (None between phases), for watchers of a running phase
+        self.current: tuple[PhaseSpec, Recorder] | None = None
         self.sampler: ResourceSampler | None = None
         self.prepared: PreparedGraph | None = None
         self.workload: Workload | None = None
@@ -245,6 +247,7 @@ class Runner:
         if phase.is_open:
             intended = schedule_for(phase, self.scenario.workload.random_seed + len(self.phases)).intended_times()
         self.sampler.begin_phase()
+        self.current = (phase, recorder)
         try:
             self.observer.phase_started(phase, self.driver, recorder, self.sampler)
             if intended is not None:
@@ -255,6 +258,7 @@ class Runner:
                                                 duration_s=phase.duration_s, think_time_s=phase.think_time_ms / 1e3)
         except KeyboardInterrupt:  # Ctrl-C just outside the driver's loop: still a phase, cut short
             report = self.driver.abandon("open" if intended is not None else "closed", recorder)
+        self.current = None
         self._offset += report.submitted
         figures = phase_result(phase, report, recorder.snapshot(), self.sampler.end_phase())
         self.phases.append(figures)

@@ -13,6 +13,7 @@ failed for the machine's sake.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import math
 import operator
@@ -39,6 +40,33 @@ METRICS: dict[str, tuple[str, ...]] = {
 SCALING_METRICS = ("speedup", "efficiency")
 #: metrics only ``pspread stress`` measures (the capacity knee)
 CAPACITY_METRICS = ("capacity_qps",)
+#: metrics a threshold may narrow to one query type or one phase: ``latency_ms{kind:rank}``, ``{phase:steady}``
+TAGGABLE = ("latency_ms", "error_rate", "throughput_qps")
+TAGS = ("kind", "phase")
+_KEY = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z_0-9]*)\s*"
+                  r"(?:\{\s*(?P<tag>[A-Za-z_]+)\s*:\s*(?P<value>[^{}:]+?)\s*\})?\s*$")
+Tags = tuple[tuple[str, str], ...]
+
+
+def parse_key(key: str) -> tuple[str, Tags]:
+    """``latency_ms{kind:rank}`` -> (``latency_ms``, ((``kind``, ``rank``),)); ValueError says what is allowed."""
+    match = _KEY.match(key)
+    if match is None:
+        raise ValueError(f"cannot read the metric {key!r}; write a metric, optionally with one tag: "
+                         "latency_ms, latency_ms{kind:rank}, error_rate{phase:steady}")
+    metric = match.group("metric")
+    if metric not in METRICS:
+        close = difflib.get_close_matches(metric, list(METRICS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown metric {metric!r}; {hint}choose one of {', '.join(METRICS)}")
+    if match.group("tag") is None:
+        return metric, ()
+    tag, value = match.group("tag"), match.group("value")
+    if tag not in TAGS:
+        raise ValueError(f"{key!r}: unknown tag {tag!r}; a threshold can select one {' or one '.join(TAGS)}")
+    if metric not in TAGGABLE:
+        raise ValueError(f"{key!r}: {metric} is measured for the whole run; tags apply to {', '.join(TAGGABLE)}")
+    return metric, ((tag, value),)
 
 
 def min_samples(percentile: float) -> int:
@@ -91,6 +119,16 @@ class Threshold:
     value: float
     source: str
     percentile: float | None = None
+    #: the one query type or phase this gate covers (none: every measured phase together)
+    tags: Tags = ()
+    #: k6's abortOnFail: end the run as soon as this gate fails (after ``delay_abort_s`` of the run)
+    abort_on_fail: bool = False
+    delay_abort_s: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """The metric as written, with its tag: ``latency_ms{kind:rank}``."""
+        return self.metric + "".join(f"{{{k}:{v}}}" for k, v in self.tags)
 
     def holds(self, observed: float) -> bool:
         """Whether ``observed`` meets the gate (NaN never does)."""
@@ -99,7 +137,7 @@ class Threshold:
         return OPERATORS[self.op](observed, self.value)
 
     def __str__(self) -> str:
-        return f"{self.metric}: {self.source}"
+        return f"{self.key}: {self.source}"
 
 
 @dataclass(frozen=True)
@@ -121,7 +159,7 @@ class Verdict:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "metric": self.threshold.metric,
+            "metric": self.threshold.key,
             "threshold": self.threshold.source,
             "status": self.status.value,
             "observed": self.observed,
@@ -130,10 +168,12 @@ class Verdict:
 
 
 # ------------------------------------------------------------------ parsing
-def parse_threshold(metric: str, text: str) -> Threshold:
-    """Parse one expression for ``metric``; ``ValueError`` says what is wrong and what is allowed."""
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+def parse_threshold(metric: str, text: str, abort_on_fail: bool = False, delay_abort_s: float = 0.0) -> Threshold:
+    """Parse one expression for ``metric`` (a key; tags allowed).
+
+    ``ValueError`` says what is wrong and what is allowed.
+    """
+    metric, tags = parse_key(metric)
     if not isinstance(text, str):
         raise ValueError(f"a threshold is a string like 'p(99)<50', got {text!r}")
     match = _EXPR.match(text)
@@ -152,7 +192,10 @@ def parse_threshold(metric: str, text: str) -> Threshold:
     if kind not in allowed:
         raise ValueError(f"{text!r}: {_stat_name(kind)} does not apply to {metric}; use {_allowed(allowed)}")
     value = float(match.group("value"))
-    return Threshold(metric=metric, stat=stat, op=match.group("op"), value=value, source=text.strip(), percentile=pct)
+    if delay_abort_s < 0:
+        raise ValueError(f"delayAbortEval must be >= 0 s, got {delay_abort_s:g}")
+    return Threshold(metric=metric, stat=stat, op=match.group("op"), value=value, source=text.strip(), percentile=pct,
+                     tags=tags, abort_on_fail=abort_on_fail, delay_abort_s=delay_abort_s)
 
 
 def parse_thresholds(spec: Mapping[str, Sequence[str] | str], where: str = "thresholds") -> list[Threshold]:
@@ -165,8 +208,10 @@ def parse_thresholds(spec: Mapping[str, Sequence[str] | str], where: str = "thre
     problems: list[str] = []
     for metric, exprs in spec.items():
         items = [exprs] if isinstance(exprs, str) else list(exprs)
-        if metric not in METRICS:
-            problems.append(f"{where}.{metric}: unknown metric; choose one of {', '.join(METRICS)}")
+        try:
+            parse_key(metric)
+        except ValueError as exc:
+            problems.append(f"{where}.{metric}: {exc}")
             continue
         for index, text in enumerate(items):
             try:

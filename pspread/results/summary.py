@@ -20,7 +20,7 @@ import numpy as np
 from pspread.metrics import stats
 from pspread.metrics.cpu import CpuSplit
 from pspread.metrics.system import usable_cores
-from pspread.metrics.thresholds import Observed
+from pspread.metrics.thresholds import TAGGABLE, Observed, Tags
 from pspread.results.model import PhaseResult, RunSummary
 from pspread.results.records import KindFigures, LatencyRecord
 
@@ -81,17 +81,49 @@ def run_summary(phases: Sequence[PhaseResult]) -> RunSummary:
     )
 
 
-def observed(phases: Sequence[PhaseResult], cores: int | None = None) -> Observed:
-    """What the gates judge: the measured phases' samples and the summary's scalar figures."""
+def observed(phases: Sequence[PhaseResult], cores: int | None = None, tags: Tags = ()) -> Observed:
+    """What the gates judge: the measured phases' samples and the summary's scalar figures.
+
+    ``tags`` narrow it the way a tagged threshold does: ``(("phase", "steady"),)``
+    to that phase, ``(("kind", "rank"),)`` to that query type's queries.
+    """
+    for tag, name in tags:
+        if tag == "phase":
+            return _observed_phase(phases, name, cores)
+        if tag == "kind":
+            return _observed_kind(phases, name, cores)
     measured = _measured(phases)
     summary = run_summary(phases)
     values: dict[str, float] = {}
     unavailable: dict[str, str] = {}
     for metric in ("throughput_qps", "coordination_overhead", "load_generation", "rss_growth"):
-        value = summary.value(metric)
-        if value is not None:
-            values[metric] = value
+        figure = summary.value(metric)
+        if figure is not None:
+            values[metric] = figure
     if "coordination_overhead" not in values:
         unavailable["coordination_overhead"] = "no CPU was measured in the measured phases"
     return Observed(latency_ms=_latencies(measured), errors=summary.errors, total=summary.total, values=values,
                     unavailable=unavailable, cores=cores or usable_cores())
+
+
+def _unavailable(reason: str, cores: int | None) -> Observed:
+    return Observed(unavailable={m: reason for m in TAGGABLE}, cores=cores or usable_cores())
+
+
+def _observed_phase(phases: Sequence[PhaseResult], name: str, cores: int | None) -> Observed:
+    mine = [p for p in _measured(phases) if p.name == name]
+    if not mine:
+        known = ", ".join(p.name for p in _measured(phases)) or "none"
+        return _unavailable(f"no measured phase named {name!r} (measured: {known})", cores)
+    return observed(mine, cores)
+
+
+def _observed_kind(phases: Sequence[PhaseResult], name: str, cores: int | None) -> Observed:
+    measured = _measured(phases)
+    figures = per_kind(measured).get(name)
+    if figures is None:
+        known = ", ".join(sorted({k for p in measured for k in p.per_kind})) or "none"
+        return _unavailable(f"no queries of type {name!r} were measured (types: {known})", cores)
+    lat = np.concatenate([p.kind_latency_ms.get(name, np.zeros(0)) for p in measured])
+    return Observed(latency_ms=lat, errors=figures.errors, total=figures.total,
+                    values={"throughput_qps": figures.throughput_qps}, cores=cores or usable_cores())

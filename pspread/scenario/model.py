@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, fields
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
-from pspread.metrics.thresholds import METRICS, Threshold, parse_threshold
+from pspread.metrics.thresholds import Threshold
 from pspread.scenario.fields import (
     BalanceName,
     ExecutorKind,
@@ -37,6 +37,7 @@ from pspread.scenario.fields import (
     Workers,
     _Strict,
 )
+from pspread.scenario.gates import ThresholdsSpec
 from pspread.scenario.phases import PhaseSpec
 
 _MODEL_PARAMS = {f.name for f in fields(SpreadModel)} | {"alpha"}
@@ -265,46 +266,6 @@ class QueryType:
 
 
 # ------------------------------------------------------------------ thresholds
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-def _checker(metric: str) -> Any:
-    def check(text: str) -> str:
-        parse_threshold(metric, text)
-        return text
-
-    return AfterValidator(check)
-
-
-def _expr_list(metric: str) -> Any:
-    return Annotated[list[Annotated[str, _checker(metric)]], BeforeValidator(_as_list)]
-
-
-class ThresholdsSpec(_Strict):
-    """Gates in k6's grammar, one list of expressions per metric (a single string is fine too)."""
-
-    latency_ms: _expr_list("latency_ms") = Field(default_factory=list)  # type: ignore[valid-type]
-    throughput_qps: _expr_list("throughput_qps") = Field(default_factory=list)  # type: ignore[valid-type]
-    error_rate: _expr_list("error_rate") = Field(default_factory=list)  # type: ignore[valid-type]
-    speedup: _expr_list("speedup") = Field(default_factory=list)  # type: ignore[valid-type]
-    efficiency: _expr_list("efficiency") = Field(default_factory=list)  # type: ignore[valid-type]
-    coordination_overhead: _expr_list("coordination_overhead") = Field(default_factory=list)  # type: ignore[valid-type]
-    rss_growth: _expr_list("rss_growth") = Field(default_factory=list)  # type: ignore[valid-type]
-    capacity_qps: _expr_list("capacity_qps") = Field(default_factory=list)  # type: ignore[valid-type]
-
-    def parsed(self) -> list[Threshold]:
-        """Every threshold, parsed, in metric order then written order."""
-        return [parse_threshold(metric, text) for metric in METRICS for text in getattr(self, metric)]
-
-    def metrics(self) -> list[str]:
-        """The metrics that carry at least one threshold."""
-        return [metric for metric in METRICS if getattr(self, metric)]
-
-
-assert set(ThresholdsSpec.model_fields) == set(METRICS), "ThresholdsSpec must cover every metric"
-
-
 # --------------------------------------------------------------------- speedup
 class SpeedupSpec(_Strict):
     """The scaling run: a fixed set of ``queries`` timed on each worker count.

@@ -27,6 +27,7 @@ from pspread.metrics.thresholds import (
     Observed,
     Verdict,
     VerdictStatus,
+    evaluate,
     evaluate_all,
 )
 from pspread.results.environment import collect_environment
@@ -35,6 +36,12 @@ from pspread.results.model import PhaseResult, Results, utc_now
 from pspread.results.records import CapacityRecord, ScalingRecord, SoakRecord, WorkerRecord
 from pspread.results.summary import observed, run_summary
 from pspread.scenario.model import Scenario
+
+
+class GateAborted(PspreadError):
+    """An ``abortOnFail`` gate failed during the run: it ended early, its results are written (exit 1)."""
+
+    exit_code = ExitCode.GATE_FAILED
 
 
 class SessionObserver(Observer, Protocol):
@@ -126,6 +133,8 @@ class Session:
             body(self.runner)
         except KeyboardInterrupt:
             status, code = "interrupted", int(ExitCode.INTERRUPTED)
+        except GateAborted as exc:
+            status, code, error = "aborted", int(ExitCode.GATE_FAILED), exc
         except RunAborted as exc:
             status, code, error = "aborted", int(ExitCode.ABORTED), exc
         except PspreadError as exc:
@@ -160,6 +169,7 @@ class Session:
             return evaluate_all([t for t in thresholds if t.metric in CAPACITY_METRICS], self._capacity_observed())
         thresholds = [t for t in thresholds if t.metric not in CAPACITY_METRICS]
         seen = observed(self.runner.phases)
+        scoped = {t.tags: observed(self.runner.phases, tags=t.tags) for t in thresholds if t.tags}
         extra = self.scaling_observed
         if extra is not None:
             seen.values.update(extra.values)
@@ -170,7 +180,7 @@ class Session:
                 seen.unavailable[metric] = "no speedup run in this command (use `pspread speedup`)"
         if not self.runner.phases:  # only a scaling run (pspread speedup): the load gates have nothing to judge
             thresholds = [t for t in thresholds if t.metric in SCALING_METRICS]
-        return evaluate_all(thresholds, seen)
+        return [evaluate(t, scoped[t.tags] if t.tags else seen) for t in thresholds]
 
     def _capacity_observed(self) -> Observed:
         """The knee the gates judge: the search on the most workers this machine can run in parallel."""

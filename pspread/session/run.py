@@ -34,7 +34,8 @@ from pspread.results.model import Results
 from pspread.scenario.loader import load_scenario, resolve_scenario, validate_data
 from pspread.scenario.model import Scenario
 from pspread.scenario.overrides import apply_overrides
-from pspread.session.recording import Session
+from pspread.session.abort import AbortWatch
+from pspread.session.recording import GateAborted, Session
 
 ScenarioSource = Scenario | str | Path | None
 ResultsTarget = str | Path | ResultsWriter | None
@@ -86,7 +87,10 @@ def execute_run(session: Session) -> Results:
     sc = session.scenario
 
     def body(runner: Runner) -> None:
-        runner.run()
+        with AbortWatch(runner, sc.parsed_thresholds()) as watch:
+            runner.run()
+        if watch.tripped is not None:
+            raise GateAborted(watch.tripped.message())
         if sc.speedup is not None:
             _scaling(session, runner, sc.speedup.workers, sc.speedup.queries, sc.speedup.repeats)
 

@@ -22,14 +22,17 @@ from rich.live import Live
 from rich.text import Text
 
 from pspread.load.driver import Driver
+from pspread.load.figures import observed_so_far
 from pspread.load.recorder import OK_CODE, OUTCOMES, Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.load.scaling import ScalingPoint
-from pspread.metrics.thresholds import Observed, Threshold, VerdictStatus, evaluate
+from pspread.metrics.thresholds import TAGGABLE, Threshold, VerdictStatus, evaluate
 from pspread.results.model import PhaseResult
 from pspread.scenario.phases import PhaseSpec
 
 REFRESH_HZ = 4.0
+_EMPTY = np.zeros(0)
+WINDOW_S = 10.0
 
 
 @dataclass
@@ -49,6 +52,8 @@ class LiveFigures:
     p95: float = float("nan")
     p99: float = float("nan")
     max: float = float("nan")
+    #: p99 of the OK answers of the last ``WINDOW_S`` seconds: a spike shows here before it moves the cumulative one
+    window_p99: float = float("nan")
     errors: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     late: int = 0
@@ -61,11 +66,14 @@ class LiveStats:
     """Incremental figures of one phase; reads only rows it has not seen."""
 
     def __init__(self, driver: Driver, recorder: Recorder, sampler: ResourceSampler, phase: PhaseSpec,
-                 thresholds: list[Threshold]) -> None:
+                 thresholds: list[Threshold], done: list[PhaseResult] | None = None) -> None:
         self.driver, self.recorder, self.sampler, self.phase = driver, recorder, sampler, phase
         self.thresholds = thresholds
+        self.done = done or []  # the finished phases: gates cover them too (one rule, live and final)
         self.seen = 0
         self.latencies: list[np.ndarray] = []
+        self.rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # latency ms, ok, kind, completed
+        self.kinds: list[str] = []
         self.recent: list[tuple[float, int]] = []  # (when seen, how many) for the current rate
         self.error_counts = np.zeros(len(OUTCOMES), dtype=np.int64)
         self.ok = 0
@@ -80,7 +88,10 @@ class LiveStats:
         if len(new):
             ok = new.outcome == OK_CODE
             self.ok += int(ok.sum())
-            self.latencies.append(new.latency_s[ok] * 1e3)
+            lat = new.latency_s * 1e3
+            self.latencies.append(lat[ok])
+            self.rows.append((lat, ok, new.kind, new.completed))
+            self.kinds = new.kinds
             self.error_counts += np.bincount(new.outcome[~ok], minlength=len(OUTCOMES))
         # the current rate: rows that arrived over the last second of looks ÷ the time those looks cover
         self.recent.append((now, len(new)))
@@ -111,14 +122,20 @@ class LiveStats:
             f.p50, f.p95, f.p99 = (float(v) for v in np.percentile(lat, [50, 95, 99]))
             f.max = float(lat.max())
         f.processes = [(p.role, p.pid, p.cpu_percent, p.rss_bytes) for p in self.sampler.latest()]
-        errors = int(self.error_counts.sum()) + f.dropped
-        observed = Observed(latency_ms=lat, errors=errors, total=f.done + f.dropped,
-                            values={"throughput_qps": f.overall_qps})
+        if len(self.rows) > 1:
+            self.rows = [tuple(np.concatenate(col) for col in zip(*self.rows))]  # type: ignore[misc]
+        lat_all, ok, kind, completed = self.rows[0] if self.rows else (_EMPTY, _EMPTY.astype(bool), _EMPTY, _EMPTY)
+        recent = ok & (completed >= (completed.max() if completed.size else 0.0) - WINDOW_S)
+        f.window_p99 = float(np.percentile(lat_all[recent], 99)) if recent.any() else float("nan")
         targets = []
         for t in self.thresholds:
-            if t.metric in ("latency_ms", "error_rate", "throughput_qps") and f.measured:
-                v = evaluate(t, observed)
-                targets.append((str(t), v.status, v.observed))
+            if t.metric in TAGGABLE:
+                seen = observed_so_far(t, self.done, self.phase, lat_all, ok, kind, self.kinds)
+                if t.metric == "throughput_qps" and not t.tags:
+                    seen.values["throughput_qps"] = f.overall_qps if f.measured else seen.values.get(
+                        "throughput_qps", float("nan"))
+                v = evaluate(t, seen)
+                targets.append((str(t), v.status if v.status is not VerdictStatus.SKIPPED else None, v.observed))
             else:
                 targets.append((str(t), None, None))
         f.targets = targets
@@ -138,11 +155,12 @@ class LiveView:
         self._live: Live | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._done: list[PhaseResult] = []
 
     # ------------------------------------------------------------ observer
     def phase_started(self, phase: PhaseSpec, driver: Driver, recorder: Recorder, sampler: ResourceSampler) -> None:
         self._finish_thread()
-        self._stats = LiveStats(driver, recorder, sampler, phase, self.thresholds)
+        self._stats = LiveStats(driver, recorder, sampler, phase, self.thresholds, self._done)
         self._stop.clear()
         if self.plain:
             tag = "" if phase.measured else " (warm-up, excluded)"
@@ -157,6 +175,7 @@ class LiveView:
 
     def phase_finished(self, phase: PhaseResult) -> None:
         self._finish_thread()
+        self._done.append(phase)
         if self.plain:
             self.console.print(
                 f"phase {phase.name} done: {phase.total} queries, {phase.throughput_qps:.0f} q/s, "
@@ -228,7 +247,8 @@ def plain_line(f: LiveFigures) -> str:
     cpu = " ".join(f"{'parent' if role == 'parent' else 'w' + role.split()[-1]}={c:.0f}%"
                    for role, _, c, _ in f.processes)
     return (f"[{f.phase}] {progress} q/s now {f.current_qps:.0f} avg {f.overall_qps:.0f} | "
-            f"p50 {_ms(f.p50)} p95 {_ms(f.p95)} p99 {_ms(f.p99)} max {_ms(f.max)} | errors {errors} | "
+            f"p50 {_ms(f.p50)} p95 {_ms(f.p95)} p99 {_ms(f.p99)} max {_ms(f.max)} "
+            f"p99({WINDOW_S:.0f}s) {_ms(f.window_p99)} | errors {errors} | "
             f"in flight {f.in_flight} late {f.late} dropped {f.dropped} | cpu {cpu}")
 
 
@@ -255,8 +275,9 @@ def render(f: LiveFigures, title: str) -> Text:
     out.append("━" * done, style="magenta")
     out.append("━" * (30 - done), style="grey23")
     out.append(f"  {f.elapsed_s:.0f}s / {f.planned_s:.0f}s\n")
-    _row(out, ["q/s now", "q/s avg", "p50 ms", "p95 ms", "p99 ms", "max ms"], style="bold")
-    _row(out, [f"{f.current_qps:.0f}", f"{f.overall_qps:.0f}", _num(f.p50), _num(f.p95), _num(f.p99), _num(f.max)])
+    _row(out, ["q/s now", "q/s avg", "p50 ms", "p95 ms", "p99 ms", "max ms", f"p99 {WINDOW_S:.0f}s"], style="bold")
+    _row(out, [f"{f.current_qps:.0f}", f"{f.overall_qps:.0f}", _num(f.p50), _num(f.p95), _num(f.p99), _num(f.max),
+               _num(f.window_p99)])
     _row(out, ["done", "in flight", "late", "dropped", "errors"], style="bold")
     _row(out, [str(f.done), str(f.in_flight), str(f.late), str(f.dropped)])
     out.remove_suffix("\n")
