@@ -81,12 +81,10 @@ class Batch:
     def __len__(self) -> int:
         return len(self.answers)
 
-    def payload(self, start: int, stop: int) -> tuple[Any, Any]:
-        """The seeds (and kinds) of rows ``start:stop``, as they travel to a worker."""
+    def payload(self, start: int, stop: int) -> SeedBlock | list[Any]:
+        """The seeds of rows ``start:stop``, as they travel to a worker (kinds stay here: workers never read them)."""
         seeds = self.seeds
-        part = seeds.slice(start, stop) if isinstance(seeds, SeedBlock) else list(seeds[start:stop])
-        kinds = None if self.kinds is None else list(self.kinds[start:stop])
-        return part, kinds
+        return seeds.slice(start, stop) if isinstance(seeds, SeedBlock) else list(seeds[start:stop])
 
 
 class Chunk:

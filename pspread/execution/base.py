@@ -158,13 +158,12 @@ class Executor(ABC):
         return batch
 
     def map_batch(self, seeds: Any, *, model: SpreadModel | None = None, top_k: int | None = None,
-                  timeout_s: float | None = None, values: Any = None, kinds: Sequence[str] | None = None,
+                  timeout_s: float | None = None, values: Any = None,
                   wait_s: float | None = None) -> "Answers":
         """Answer Q queries given as a (Q, S) id array (or a list of id arrays); one row each, in order.
 
         It waits for room rather than overloading the executor.  ``timeout_s``
         bounds each query; ``wait_s`` bounds the whole call (TimeoutError).
-        ``kinds``: a label per query (only test hooks read it on the workers).
         """
         from pspread.execution.answers import SeedBlock, concat
 
@@ -172,8 +171,7 @@ class Executor(ABC):
         steps = self._steps(len(block))
         parts = self._windowed(
             [(block.slice(a, min(a + n, len(block))), None) for a, n in steps],
-            model, top_k, timeout_s, wait_s,
-            kinds=None if kinds is None else (lambda i: list(kinds[steps[i][0]:steps[i][0] + steps[i][1]])))
+            model, top_k, timeout_s, wait_s)
         out = concat([b.answers for b in parts]) if parts else self._empty_answers(model, top_k)
         out.labels = self._labels()
         return out
@@ -188,8 +186,7 @@ class Executor(ABC):
         return [(a, step) for a in range(0, q, step)]
 
     def _windowed(self, parts: list[tuple[Any, Sequence[Query] | None]], model: SpreadModel | None,
-                  top_k: int | None, timeout_s: float | None, wait_s: float | None,
-                  kinds: Callable[[int], Sequence[str] | None] | None = None) -> list["Batch"]:
+                  top_k: int | None, timeout_s: float | None, wait_s: float | None) -> list["Batch"]:
         """Admit ``parts`` one after another, never more than ``_window()`` rows outstanding; wait for all."""
         from pspread.execution.admission import Batch
 
@@ -204,7 +201,7 @@ class Executor(ABC):
 
         batches = []
         labels = self._labels()
-        for i, (seeds, queries) in enumerate(parts):
+        for seeds, queries in parts:
             n = len(seeds)
             with cond:
                 # the predicate runs only within this iteration, so it sees this n
@@ -214,7 +211,7 @@ class Executor(ABC):
             m = model if queries is None else queries[0].model
             k = top_k if queries is None else queries[0].top_k
             t = timeout_s if queries is None else queries[0].timeout_s
-            part_kinds = [q.kind for q in queries] if queries is not None else (kinds(i) if kinds else None)
+            part_kinds = [q.kind for q in queries] if queries is not None else None
             batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t, part_kinds, finished, queries)
             batch.answers.labels = labels
             batches.append(batch)

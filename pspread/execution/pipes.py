@@ -50,7 +50,7 @@ class PipeTransport:
 
     def __init__(self, adm: Admission, graph_path: str, kernel: str, workers: int, balance: str,
                  batch_size: int | None, memory_limit_mb: float | None, start_method: str,
-                 flush_s: float, memory_check_s: float) -> None:
+                 flush_s: float, memory_check_s: float, worker_init: str | None = None) -> None:
         import multiprocessing as mp
 
         self.adm = adm
@@ -63,7 +63,7 @@ class PipeTransport:
         self.mem_check_s = memory_check_s
         self.flush_s = flush_s
         self.mean_compute_s = 0.0  # running mean of the workers' time per query (sizes chunks)
-        self.pool = WorkerPool(mp.get_context(start_method), graph_path, adm.model, kernel, flush_s)
+        self.pool = WorkerPool(mp.get_context(start_method), graph_path, adm.model, kernel, flush_s, worker_init)
         self.accepting: list[Slot] = []
         self.shut = False
         self.ready = threading.Event()
@@ -121,9 +121,9 @@ class PipeTransport:
             new: list[tuple[int, SpreadModel]] | None = None
             for c in chunks:
                 b = c.batch
-                seeds, kinds = b.payload(c.start, c.stop)
+                seeds = b.payload(c.start, c.stop)
                 wire.append((c.key, b.model_id, b.top_k, c.deadline,
-                             seeds.to_wire() if isinstance(seeds, SeedBlock) else seeds, kinds))
+                             seeds.to_wire() if isinstance(seeds, SeedBlock) else seeds))
                 if b.model_id and b.model_id not in slot.known_models:
                     slot.known_models.add(b.model_id)
                     (new := new or []).append((b.model_id, adm.models[b.model_id]))
