@@ -284,13 +284,14 @@ class Admission:
         return out
 
     # ------------------------------------------------------- lost workers
-    def requeue_or_lose_locked(self, chunks: Sequence[Chunk], why: str, retry: bool = True) -> list[Delivery]:
-        """A lost worker's chunks: back to the front of the queue once, then ``WORKER_LOST``.
+    def requeue_or_lose_locked(self, chunks: Sequence[Chunk], why: str, retry: bool = True,
+                               now: float | None = None) -> list[Delivery]:
+        """A lost worker's chunks: back to the front of the queue once, then ``WORKER_LOST`` (stamped ``now``).
 
         The caller has taken them off the worker; their rows leave ``inflight`` here.
         """
         out: list[Delivery] = []
-        now = time.perf_counter()
+        now = time.perf_counter() if now is None else now
         for c in reversed(chunks):  # reversed: appendleft keeps their order
             self.inflight -= c.rows
             if c.done:
@@ -303,6 +304,7 @@ class Admission:
             else:
                 c.done = True
                 self.pending.pop(c.key, None)
+                c.batch.answers.attempts[c.start:c.stop] = c.attempts  # tried on every worker it was given
                 out.append(self._end_rows(c.batch, c.start, c.stop, WORKER_LOST, why, now))
         return out
 

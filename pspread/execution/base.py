@@ -74,59 +74,13 @@ class Executor(ABC):
     model: SpreadModel
 
     # -------------------------------------------------------- the one path
+    @abstractmethod
     def _admit(self, batch: "Batch") -> None:
-        """Queue or run ``batch``; every row ends in one outcome, told through ``batch.on_rows``.
+        """Queue or run ``batch``; every row ends in one outcome, told through ``batch.on_rows``."""
 
-        The real executors override this.  The default adapts an executor that
-        only implements ``submit`` (a test double, a simulated server): each row
-        becomes one ``Query`` and its result is written back into the batch.
-        """
-        if type(self).submit is Executor.submit:
-            raise NotImplementedError(f"{type(self).__name__} implements neither _admit nor submit")
-        from pspread.execution.answers import CODE, SeedBlock
-
-        models = getattr(self, "_models_by_id", {})
-        block = batch.seeds
-        lock = threading.Lock()
-        for i in range(len(batch)):
-            if isinstance(block, SeedBlock):
-                ids, vals = block.row(i)
-                seeds: Any = ids.tolist() if vals is None else dict(zip(ids.tolist(), vals.tolist()))
-            else:
-                seeds = block[i]
-            kind = batch.kinds[i] if batch.kinds is not None else "default"
-            query = Query(seeds=seeds, top_k=batch.top_k, timeout_s=batch.timeout_s,
-                          model=models.get(batch.model_id), kind=kind)
-
-            def done(res: QueryResult, row: int = i) -> None:
-                a = batch.answers
-                with lock:
-                    a.outcome[row] = CODE[res.outcome]
-                    a.submitted_at[row] = res.submitted_at or a.submitted_at[row]
-                    a.completed_at[row] = res.completed_at
-                    a.worker[row] = res.worker
-                    a.finished_at[row] = res.completed_at
-                    a.started_at[row] = res.completed_at - res.compute_s
-                    for j, (node, _, score) in enumerate(res.top[: a.nodes.shape[1]]):
-                        a.nodes[row, j], a.scores[row, j] = node, score
-                    if res.error:
-                        a.errors[row] = res.error
-                    batch.remaining -= 1
-                if batch.on_rows is not None:
-                    batch.on_rows(batch, row, row + 1)
-
-            self.submit(query, done)
-
+    @abstractmethod
     def _model_id(self, model: SpreadModel | None) -> int:
         """The executor's id of ``model`` (0: its default), registered on first sight."""
-        if model is None:
-            return 0
-        ids: dict[SpreadModel, int] = self.__dict__.setdefault("_model_ids_", {})
-        by_id: dict[int, SpreadModel] = self.__dict__.setdefault("_models_by_id", {})
-        if model not in ids:
-            ids[model] = len(ids) + 1
-            by_id[ids[model]] = model
-        return ids[model]
 
     def _window(self) -> int:
         """Rows ``map``/``map_batch`` keep outstanding: what fits before ``OVERLOADED``."""
