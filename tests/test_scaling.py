@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from pspread.execution.base import ExecutorStats, WorkerStats
-from pspread.load.scaling import ScalingPoint, ScalingReport
+from pspread.load.scaling import ScalingPoint, ScalingReport, worker_counts
 from pspread.metrics.cpu import CpuMeter
 
 
@@ -83,3 +83,10 @@ def test_cpu_meter_without_workers_charges_the_kernel_to_this_process():
     assert split.workers_s == 0
     assert split.executor_s == pytest.approx(0.01)
     assert split.load_s == pytest.approx(split.parent_s - 0.08)
+
+
+def test_the_baseline_worker_count_is_added_in_one_place() -> None:
+    from pspread.scenario.model import SpeedupSpec
+
+    assert worker_counts([4, 2, 2]) == [1, 2, 4] and worker_counts([1]) == [1]
+    assert SpeedupSpec(workers=[4, 2, 2]).workers == [2, 4]  # the spec keeps what was asked for

@@ -30,9 +30,10 @@ from pspread.execution.base import Executor
 from pspread.load.driver import Driver, DriverReport
 from pspread.load.recorder import Recorder, Samples
 from pspread.load.resources import PhaseResources, ResourceSampler
-from pspread.load.schedule import ArrivalSchedule
+from pspread.load.schedule import ArrivalSchedule, expected_arrivals
 from pspread.load.workload import Workload, workload_for
 from pspread.metrics import stats
+from pspread.metrics.system import usable_cores
 from pspread.metrics.thresholds import SCALING_METRICS, Observed, Verdict, evaluate_all
 from pspread.scenario.model import Scenario
 from pspread.scenario.phases import PhaseSpec
@@ -220,7 +221,7 @@ def observed_for(phases: list[PhaseFigures], cores: int | None = None) -> Observ
     if growth:
         values["rss_growth"] = growth[-1]
     return Observed(latency_ms=lat, errors=errors, total=total, values=values, unavailable=unavailable,
-                    cores=cores or os.cpu_count() or 1)
+                    cores=cores or usable_cores())
 
 
 # ------------------------------------------------------------------ running
@@ -364,6 +365,6 @@ class Runner:
 def _capacity(phase: PhaseSpec) -> int:
     """Rows to preallocate: the planned arrivals plus slack (the recorder grows past it anyway)."""
     segments = phase.ramp_segments()
-    planned = sum(d * (a + b) / 2 for d, a, b in segments) if segments else 10_000
+    planned = expected_arrivals(segments) if segments else 10_000
     return int(min(max(planned * 1.1 + 1024, 4096), 1 << 22))
 

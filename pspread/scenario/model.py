@@ -309,8 +309,8 @@ class SpeedupSpec(_Strict):
     """The scaling run: a fixed set of ``queries`` timed on each worker count.
 
     Speedup = time on 1 worker ÷ time on W workers, in the same run; 1 is
-    always measured (added if missing).  Speedup and efficiency thresholds
-    refer to the largest W.
+    always measured (the scaling run adds it, ``pspread.load.scaling.worker_counts``).
+    Speedup and efficiency thresholds refer to the largest W.
     """
 
     workers: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
@@ -322,7 +322,7 @@ class SpeedupSpec(_Strict):
     def _normalise(cls, workers: list[int]) -> list[int]:
         if any(w < 1 for w in workers):
             raise ValueError(f"worker counts must be >= 1, got {workers}")
-        return sorted(set(workers) | {1})
+        return sorted(set(workers))
 
     @property
     def max_workers(self) -> int:
