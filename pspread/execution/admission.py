@@ -59,15 +59,13 @@ Deliveries = list[Optional[Delivery]]
 class Batch:
     """A submitted run of queries: its answers, its seeds, and who to tell when rows finish."""
 
-    __slots__ = ("answers", "seeds", "kinds", "model_id", "top_k", "timeout_s", "remaining", "on_rows",
+    __slots__ = ("answers", "seeds", "model_id", "top_k", "timeout_s", "remaining", "on_rows",
                  "future", "queries", "done_event")
 
     def __init__(self, seeds: SeedBlock | Sequence[Any], k: int, model_id: int = 0, top_k: int | None = None,
-                 timeout_s: float | None = None, kinds: Sequence[str] | None = None,
-                 on_rows: RowsCallback | None = None, queries: Sequence[Query] | None = None,
-                 future: "cf.Future[Any] | None" = None) -> None:
+                 timeout_s: float | None = None, on_rows: RowsCallback | None = None,
+                 queries: Sequence[Query] | None = None, future: "cf.Future[Any] | None" = None) -> None:
         self.seeds = seeds
-        self.kinds = kinds
         self.model_id = model_id
         self.top_k = top_k
         self.timeout_s = timeout_s
@@ -82,7 +80,7 @@ class Batch:
         return len(self.answers)
 
     def payload(self, start: int, stop: int) -> SeedBlock | list[Any]:
-        """The seeds of rows ``start:stop``, as they travel to a worker (kinds stay here: workers never read them)."""
+        """The seeds of rows ``start:stop``, as they travel to a worker."""
         seeds = self.seeds
         return seeds.slice(start, stop) if isinstance(seeds, SeedBlock) else list(seeds[start:stop])
 

@@ -95,7 +95,7 @@ class Executor(ABC):
 
     # ------------------------------------------------------- batch path
     def submit_batch(self, seeds: Any, *, model: SpreadModel | None = None, top_k: int | None = None,
-                     timeout_s: float | None = None, values: Any = None, kinds: Sequence[str] | None = None,
+                     timeout_s: float | None = None, values: Any = None,
                      on_rows: "RowsCallback | None" = None) -> "Batch":
         """Admit Q queries given as arrays (see ``SeedBlock.of``); returns the batch, answered in place.
 
@@ -106,7 +106,7 @@ class Executor(ABC):
         from pspread.execution.answers import SeedBlock
 
         block = SeedBlock.of(seeds, values)
-        batch = Batch(block, self._k(model, top_k), self._model_id(model), top_k, timeout_s, kinds, on_rows)
+        batch = Batch(block, self._k(model, top_k), self._model_id(model), top_k, timeout_s, on_rows)
         batch.answers.labels = self._labels()
         self._admit(batch)
         return batch
@@ -165,8 +165,7 @@ class Executor(ABC):
             m = model if queries is None else queries[0].model
             k = top_k if queries is None else queries[0].top_k
             t = timeout_s if queries is None else queries[0].timeout_s
-            part_kinds = [q.kind for q in queries] if queries is not None else None
-            batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t, part_kinds, finished, queries)
+            batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t, finished, queries)
             batch.answers.labels = labels
             batches.append(batch)
             self._admit(batch)
@@ -193,7 +192,7 @@ class Executor(ABC):
                 callback(res)
 
         batch = Batch([query.seeds], self._k(query.model, query.top_k), self._model_id(query.model), query.top_k,
-                      query.timeout_s, [query.kind], finished, [query], fut)
+                      query.timeout_s, finished, [query], fut)
         batch.answers.labels = self._labels()
         self._admit(batch)
         return fut
