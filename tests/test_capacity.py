@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import queue
-import threading
-import time
-
-from pspread.execution.base import Executor, ExecutorStats
-from pspread.execution.query import Outcome, Query, QueryResult
+from pspread.execution.base import Executor
+from pspread.execution.scripted import ScriptedExecutor, Step
 from pspread.load.capacity import find_capacity, gates_for, soak
 from pspread.load.driver import Driver
 from pspread.load.runner import Runner
@@ -17,48 +12,14 @@ from pspread.metrics.thresholds import parse_threshold
 from pspread.scenario.loader import load_scenario
 
 
-class QueueingServer(Executor):
+def queueing_server(service_s: float) -> ScriptedExecutor:
     """One server with a fixed service time: capacity is exactly 1 / service_s queries a second.
 
     Completion times are computed (a FIFO queue), not slept, so the capacity is
-    exact whatever the machine's load; a thread hands each result back once its
+    exact whatever the machine's load; each answer is handed back once its
     completion time has passed, so a backlog really has to drain.
     """
-
-    def __init__(self, service_s: float) -> None:
-        self.service_s = service_s
-        self.free_at = 0.0
-        self.pending: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._deliver, daemon=True)
-        self.thread.start()
-
-    def submit(self, query: Query, callback=None) -> cf.Future:
-        now = time.perf_counter()
-        self.free_at = max(now, self.free_at) + self.service_s
-        result = QueryResult(query.query_id, Outcome.OK, submitted_at=now, completed_at=self.free_at, kind=query.kind)
-        fut: cf.Future = cf.Future()
-        self.pending.put((result, callback, fut))
-        return fut
-
-    def _deliver(self) -> None:
-        while True:
-            item = self.pending.get()
-            if item is None:
-                return
-            result, callback, fut = item
-            wait = result.completed_at - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            if callback:
-                callback(result)
-            fut.set_result(result)
-
-    def stats(self) -> ExecutorStats:
-        return ExecutorStats()
-
-    def close(self) -> None:
-        self.pending.put(None)
-        self.thread.join()
+    return ScriptedExecutor(Step(service_s), background=True)
 
 
 def _runner(executor: Executor, gate: str) -> Runner:
@@ -78,7 +39,7 @@ def test_capacity_knee_within_ten_percent_of_a_known_capacity() -> None:
     # (rate/capacity - 1) x 0.8 s, so the gate trips within ~5% above the true capacity,
     # while 40 ms is far above the timer noise of a busy machine.
     capacity = 200.0
-    runner = _runner(QueueingServer(1.0 / capacity), "p(95)<40")
+    runner = _runner(queueing_server(1.0 / capacity), "p(95)<40")
     try:
         report = find_capacity(runner, start_rate=40, probe_s=0.8, precision=0.05)
     finally:
@@ -97,7 +58,7 @@ def test_gates_default_when_the_scenario_has_none() -> None:
 
 
 def test_soak_reports_drift() -> None:
-    runner = _runner(QueueingServer(0.0005), "p(99)<20")
+    runner = _runner(queueing_server(0.0005), "p(99)<20")
     try:
         figures, report = soak(runner, rate=200, duration_s=1.0)
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import sleepy_kernel
 
 pytest.importorskip("distributed", reason="the dask executor needs `pip install 'pspread[dask]'`")
 
@@ -71,16 +72,8 @@ def _wait_until(cond, timeout: float, step: float = 0.05) -> bool:
 
 @pytest.fixture(scope="module")
 def executor(bundle: tuple[str, object]):
-    """One local cluster (two worker processes) for the whole module; test hooks on in its workers."""
-    saved = os.environ.get("PSPREAD_TEST_HOOKS")
-    os.environ["PSPREAD_TEST_HOOKS"] = "1"
-    try:
-        ex = DaskExecutor(bundle[0], workers=2, model=MODEL, kernel=KERNEL)
-    finally:
-        if saved is None:
-            os.environ.pop("PSPREAD_TEST_HOOKS", None)
-        else:
-            os.environ["PSPREAD_TEST_HOOKS"] = saved
+    """One local cluster (two worker processes) for the whole module."""
+    ex = DaskExecutor(bundle[0], workers=2, model=MODEL, kernel=KERNEL)
     try:
         yield ex
     finally:
@@ -130,10 +123,10 @@ def test_shipped_graph_answers_like_a_mapped_one(executor: DaskExecutor, bundle:
 
 
 def test_timeouts_and_overload_are_answered_and_counted(executor: DaskExecutor, bundle: tuple[str, object]) -> None:
-    with DaskExecutor(bundle[0], scheduler=_address(executor), model=MODEL, kernel=KERNEL, max_in_flight=2,
-                      queue_size=2) as ex:
-        slow = ex.submit(Query(seeds=[1], kind="__sleep_ms:400", timeout_s=0.05))
-        rest = [ex.submit(Query(seeds=[2], kind="__sleep_ms:200")) for _ in range(8)]
+    with DaskExecutor(bundle[0], scheduler=_address(executor), model=MODEL, kernel=sleepy_kernel.NAME,
+                      worker_init=sleepy_kernel.INIT, max_in_flight=2, queue_size=2) as ex:
+        slow = ex.submit(Query(seeds={1: 400.0}, timeout_s=0.05))
+        rest = [ex.submit(Query(seeds={2: 200.0})) for _ in range(8)]
         assert slow.result(timeout=30).outcome is Outcome.TIMED_OUT
         outcomes = [f.result(timeout=30).outcome for f in rest]
         st = ex.stats()
@@ -143,8 +136,9 @@ def test_timeouts_and_overload_are_answered_and_counted(executor: DaskExecutor, 
 
 
 def test_close_cancels_what_is_pending_and_is_final(executor: DaskExecutor, bundle: tuple[str, object]) -> None:
-    ex = DaskExecutor(bundle[0], scheduler=_address(executor), model=MODEL, kernel=KERNEL, max_in_flight=1)
-    futures = [ex.submit(Query(seeds=[1], kind="__sleep_ms:300")) for _ in range(4)]
+    ex = DaskExecutor(bundle[0], scheduler=_address(executor), model=MODEL, kernel=sleepy_kernel.NAME,
+                      worker_init=sleepy_kernel.INIT, max_in_flight=1)
+    futures = [ex.submit(Query(seeds={1: 300.0})) for _ in range(4)]
     ex.close()
     ex.close()
     outcomes = [f.result(timeout=30).outcome for f in futures]
@@ -194,11 +188,11 @@ def test_not_a_bundle_is_a_graph_error(tmp_path: Path) -> None:
         DaskExecutor(tmp_path / "missing")
 
 
-def test_a_killed_worker_loses_no_query_and_is_replaced(bundle: tuple[str, object], monkeypatch) -> None:
-    monkeypatch.setenv("PSPREAD_TEST_HOOKS", "1")
-    with DaskExecutor(bundle[0], workers=2, model=MODEL, kernel=KERNEL, batch_size=4) as ex:
+def test_a_killed_worker_loses_no_query_and_is_replaced(bundle: tuple[str, object]) -> None:
+    with DaskExecutor(bundle[0], workers=2, model=MODEL, kernel=sleepy_kernel.NAME, worker_init=sleepy_kernel.INIT,
+                      batch_size=4) as ex:
         victim = ex.pids()[0]
-        futures = [ex.submit(Query(seeds=[i % 12], kind="__sleep_ms:10")) for i in range(120)]
+        futures = [ex.submit(Query(seeds={i % 12: 10.0})) for i in range(120)]
         assert _wait_until(lambda: sum(f.done() for f in futures) >= 10, timeout=30)
         psutil.Process(victim).kill()
         results = [f.result(timeout=60) for f in futures]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-
 import numpy as np
 import pytest
 
-from pspread.execution.base import Executor, ExecutorStats
-from pspread.execution.query import Outcome, Query, QueryResult
+from pspread.execution.scripted import ScriptedExecutor, Step
 from pspread.load.driver import Driver
 from pspread.load.null import NullExecutor
 from pspread.load.recorder import Recorder
@@ -29,32 +26,16 @@ class FakeClock:
         self.t += max(0.0, dt)
 
 
-class StallingExecutor(Executor):
-    """Runs each query synchronously for ``service_s`` of fake time; query ``stall_at`` takes ``stall_s``."""
+def stalling(clock: FakeClock, service_s: float = 0.001, stall_at: int = -1, stall_s: float = 1.0,
+             fail_every: int = 0) -> ScriptedExecutor:
+    """Each query takes ``service_s`` of fake time, query ``stall_at`` takes ``stall_s``; every
+    ``fail_every``-th (from the first) ends ``timed_out``.  Answered in the caller's thread, through
+    the real ``Admission``."""
+    def step(i: int) -> Step:
+        latency = stall_s if i == stall_at else service_s
+        return Step(latency, "timed_out" if fail_every and i % fail_every == 0 else "ok")
 
-    def __init__(self, clock: FakeClock, service_s: float = 0.001, stall_at: int = -1, stall_s: float = 1.0,
-                 fail_every: int = 0) -> None:
-        self.clock, self.service_s, self.stall_at, self.stall_s = clock, service_s, stall_at, stall_s
-        self.fail_every = fail_every
-        self.n = 0
-
-    def submit(self, query: Query, callback=None) -> cf.Future:
-        start = self.clock.t
-        self.clock.t += self.stall_s if self.n == self.stall_at else self.service_s
-        outcome = Outcome.TIMED_OUT if self.fail_every and self.n % self.fail_every == 0 else Outcome.OK
-        self.n += 1
-        result = QueryResult(query.query_id, outcome, submitted_at=start, completed_at=self.clock.t, kind=query.kind)
-        if callback:
-            callback(result)
-        fut: cf.Future = cf.Future()
-        fut.set_result(result)
-        return fut
-
-    def stats(self) -> ExecutorStats:
-        return ExecutorStats(submitted=self.n, completed=self.n)
-
-    def close(self) -> None:
-        pass
+    return ScriptedExecutor(step, clock=clock.now, sleep=clock.sleep)
 
 
 def _source(n: int = 1000) -> Workload:
@@ -63,7 +44,7 @@ def _source(n: int = 1000) -> Workload:
 
 def test_open_model_latency_includes_the_wait_behind_a_stall() -> None:
     clock = FakeClock()
-    ex = StallingExecutor(clock, service_s=0.001, stall_at=100, stall_s=1.0)
+    ex = stalling(clock, service_s=0.001, stall_at=100, stall_s=1.0)
     drv = Driver(ex, clock=clock.now, sleep=clock.sleep)
     rec = Recorder()
     intended = ArrivalSchedule.constant(100, 3.0).intended_times()  # one arrival every 10 ms
@@ -76,8 +57,11 @@ def test_open_model_latency_includes_the_wait_behind_a_stall() -> None:
     assert lat[101] == pytest.approx(0.991)  # due at 1.01 s, submitted at 2.0 s when the stall ended
     behind = lat > 0.05
     assert 100 <= behind.sum() <= 112  # the stall plus the catch-up, 1 ms a query
-    # measured from submission (coordinated omission) those would look like 1 ms
-    assert np.median(service[behind]) == pytest.approx(0.001)
+    # latency is the wait before admission plus the service time; measured from admission
+    # (coordinated omission) the catch-up batch shows only the executor's own queue, 1 ms a query
+    np.testing.assert_allclose(lat - service, s.submitted - s.intended, atol=1e-9)
+    assert (service >= 0.001 - 1e-9).all() and service[behind][1:].max() <= 0.1 + 1e-9  # <= 100 queued, 1 ms each
+    assert np.median(service[behind]) < 0.06 < np.median(lat[behind])
     assert np.percentile(lat, 90) > 0.2 > np.percentile(service, 90)
     assert report.late_starts == rec.late_starts and 100 <= report.late_starts <= 112
     assert report.dropped == 0
@@ -85,7 +69,7 @@ def test_open_model_latency_includes_the_wait_behind_a_stall() -> None:
 
 def test_arrivals_later_than_max_lateness_are_dropped() -> None:
     clock = FakeClock()
-    ex = StallingExecutor(clock, stall_at=100, stall_s=1.0)
+    ex = stalling(clock, stall_at=100, stall_s=1.0)
     drv = Driver(ex, clock=clock.now, sleep=clock.sleep, max_lateness_s=0.5)
     rec = Recorder()
     report = drv.run_open(_source(), ArrivalSchedule.constant(100, 3.0).intended_times(), rec)
@@ -98,7 +82,7 @@ def test_arrivals_later_than_max_lateness_are_dropped() -> None:
 
 def test_on_time_arrivals_have_service_latency_and_no_late_starts() -> None:
     clock = FakeClock()
-    drv = Driver(StallingExecutor(clock, service_s=0.002), clock=clock.now, sleep=clock.sleep)
+    drv = Driver(stalling(clock, service_s=0.002), clock=clock.now, sleep=clock.sleep)
     rec = Recorder()
     report = drv.run_open(_source(), ArrivalSchedule.constant(50, 2.0).intended_times(), rec)
     s = rec.snapshot()
@@ -109,7 +93,7 @@ def test_on_time_arrivals_have_service_latency_and_no_late_starts() -> None:
 
 def test_outcomes_are_counted_by_kind() -> None:
     clock = FakeClock()
-    drv = Driver(StallingExecutor(clock, fail_every=4), clock=clock.now, sleep=clock.sleep)
+    drv = Driver(stalling(clock, fail_every=4), clock=clock.now, sleep=clock.sleep)
     rec = Recorder()
     drv.run_open(_source(), ArrivalSchedule.constant(100, 1.0).intended_times(), rec)
     s = rec.snapshot()
@@ -119,18 +103,20 @@ def test_outcomes_are_counted_by_kind() -> None:
 
 def test_closed_model_runs_a_fixed_query_set() -> None:
     clock = FakeClock()
-    drv = Driver(StallingExecutor(clock, service_s=0.01), clock=clock.now, sleep=clock.sleep)
+    drv = Driver(stalling(clock, service_s=0.01), clock=clock.now, sleep=clock.sleep)
     rec = Recorder()
     report = drv.run_closed(_source(), rec, clients=3, max_queries=50)
     s = rec.snapshot()
     assert report.submitted == report.completed == 50
-    np.testing.assert_allclose(s.latency_s, 0.01)  # closed model: latency from submission
+    np.testing.assert_allclose(s.latency_s, s.service_s)  # closed model: latency from admission
+    # the three clients are ready together, so each batch of three queues at the one server, 10 ms each
+    np.testing.assert_allclose(np.unique(np.round(s.latency_s, 9)), [0.01, 0.02, 0.03])
     assert report.duration_s == pytest.approx(0.5)
 
 
 def test_closed_model_with_think_time_and_duration() -> None:
     clock = FakeClock()
-    drv = Driver(StallingExecutor(clock, service_s=0.01), clock=clock.now, sleep=clock.sleep)
+    drv = Driver(stalling(clock, service_s=0.01), clock=clock.now, sleep=clock.sleep)
     rec = Recorder()
     report = drv.run_closed(_source(), rec, clients=1, duration_s=1.0, think_time_s=0.04)
     # one client: 10 ms of work then 40 ms of thought, so 20 queries a second
@@ -151,16 +137,13 @@ def test_driver_against_a_null_executor_keeps_every_sample() -> None:
 
 def test_stop_ends_a_phase_early() -> None:
     clock = FakeClock()
-    ex = StallingExecutor(clock)
-    drv = Driver(ex, clock=clock.now, sleep=clock.sleep)
-    original = ex.submit
 
-    def submit(q, callback=None):
-        if ex.n == 10:
+    def step(i: int) -> Step:
+        if i == 10:
             drv.stop()
-        return original(q, callback)
+        return Step(0.001)
 
-    ex.submit = submit  # type: ignore[method-assign]
+    drv = Driver(ScriptedExecutor(step, clock=clock.now, sleep=clock.sleep), clock=clock.now, sleep=clock.sleep)
     report = drv.run_open(_source(), ArrivalSchedule.constant(100, 5.0).intended_times(), Recorder())
     assert report.stopped and report.submitted == 11
 

@@ -2,8 +2,9 @@
 a worker killed mid-load, the parent killed, balancing, the memory guard, and
 no process left behind by any test.
 
-Slow queries come from a test hook honoured only with ``PSPREAD_TEST_HOOKS=1``
-in the worker's environment: a query of kind ``__sleep_ms:N`` sleeps N ms.
+Slow and failing queries come from a test kernel the workers register through
+``worker_init`` (``sleepy_kernel``): a query whose seed activation is N > 1
+sleeps N ms.  Nothing in pspread itself knows about it.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+import sleepy_kernel
 
 from pspread import Graph, Outcome, ProcessExecutor, Query, SpreadModel
 from pspread.engine.io import save_graph
 from pspread.errors import ExecutorError, GraphError
 
-KERNEL = "reference"
+KERNEL = sleepy_kernel.NAME
+INIT = sleepy_kernel.INIT
 MODEL = SpreadModel.preset("threshold")
 
 
 def sleepy(ms: int, **kw: object) -> Query:
-    return Query(seeds=[1], kind=f"__sleep_ms:{ms}", **kw)  # type: ignore[arg-type]
+    return Query(seeds={1: float(ms)}, **kw)  # type: ignore[arg-type]
 
 
 def _wait_until(cond, timeout: float = 20.0, step: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
@@ -71,8 +74,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(autouse=True)
-def no_leftover_processes(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("PSPREAD_TEST_HOOKS", "1")
+def no_leftover_processes():
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     yield
@@ -87,7 +89,7 @@ def no_leftover_processes(monkeypatch: pytest.MonkeyPatch):
 
 def make(bundle: str, **kw: object) -> ProcessExecutor:
     kw.setdefault("workers", 2)
-    return ProcessExecutor(bundle, model=MODEL, kernel=KERNEL, **kw)  # type: ignore[arg-type]
+    return ProcessExecutor(bundle, model=MODEL, kernel=KERNEL, worker_init=INIT, **kw)  # type: ignore[arg-type]
 
 
 def test_running_query_past_its_timeout_is_timed_out_and_late_answer_dropped(bundle: str) -> None:
@@ -170,7 +172,7 @@ def test_worker_killed_during_map_batch_loses_no_query(bundle: str) -> None:
         killer = threading.Timer(0.3, os.kill, (victim, signal.SIGKILL))
         killer.start()
         try:
-            answers = ex.map_batch(np.tile(np.arange(4), (n, 1)), kinds=["__sleep_ms:3"] * n, wait_s=120)
+            answers = ex.map_batch(np.tile(np.arange(4), (n, 1)), values=np.full((n, 4), 3.0), wait_s=120)
         finally:
             killer.cancel()
         assert len(answers) == n
@@ -181,7 +183,7 @@ def test_worker_killed_during_map_batch_loses_no_query(bundle: str) -> None:
         st = ex.stats()
         assert st.submitted == n == sum(st.outcomes.values())
         assert sum(w.restarts for w in st.workers) == 1
-        direct = ex.map_batch(np.tile(np.arange(4), (3, 1)))
+        direct = ex.map_batch(np.tile(np.arange(4), (3, 1)), values=np.full((3, 4), 3.0))
         assert (direct.nodes[0] == answers.nodes[answers.ok][0]).all()  # retried rows answer like the rest
 
 
@@ -189,7 +191,7 @@ def test_workers_exit_when_the_parent_is_killed(bundle: str, tmp_path: Path) -> 
     script = textwrap.dedent(f"""
         import sys, time
         from pspread import ProcessExecutor
-        ex = ProcessExecutor({bundle!r}, workers=2, kernel={KERNEL!r})
+        ex = ProcessExecutor({bundle!r}, workers=2, kernel="reference")
         print(*ex.pids(), flush=True)
         time.sleep(60)
     """)
@@ -236,8 +238,9 @@ def test_memory_guard_recycles_a_worker(bundle: str) -> None:
 def test_a_failing_query_does_not_take_the_worker_down(bundle: str) -> None:
     with make(bundle, workers=1) as ex:
         pids = ex.pids()
-        res = ex.submit(Query(seeds=[1], kind="__raise")).result(timeout=30)
+        res = ex.submit(Query(seeds={1: sleepy_kernel.FAIL})).result(timeout=30)
         assert res.outcome is Outcome.INVALID and "internal error" in (res.error or "")
+        assert "simulated kernel failure" in (res.error or "")
         assert ex.submit(Query(seeds=[1])).result(timeout=30).ok
         assert ex.pids() == pids and ex.stats().workers[0].restarts == 0
 
@@ -279,9 +282,9 @@ def test_ctrl_c_in_the_parent_stops_every_worker(bundle: str) -> None:
         import sys
         from pspread import ProcessExecutor, Query
         try:
-            with ProcessExecutor({bundle!r}, workers=2, kernel={KERNEL!r}) as ex:
+            with ProcessExecutor({bundle!r}, workers=2, kernel={KERNEL!r}, worker_init={INIT!r}) as ex:
                 print(*ex.pids(), flush=True)
-                ex.map([Query(seeds=[1], kind="__sleep_ms:50") for _ in range(2000)])
+                ex.map([Query(seeds={{1: 50.0}}) for _ in range(2000)])
         except KeyboardInterrupt:
             print("interrupted", flush=True)
             sys.exit(130)
@@ -307,7 +310,7 @@ def test_ctrl_c_in_the_parent_stops_every_worker(bundle: str) -> None:
 def test_works_from_a_script_on_stdin_without_a_main_guard(bundle: str) -> None:
     script = textwrap.dedent(f"""
         from pspread import ProcessExecutor, Query
-        with ProcessExecutor({bundle!r}, workers=1, kernel={KERNEL!r}) as ex:
+        with ProcessExecutor({bundle!r}, workers=1, kernel="reference") as ex:
             print(ex.submit(Query(seeds=[1])).result(timeout=30).outcome.value)
     """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
@@ -321,7 +324,7 @@ def test_when_no_worker_can_be_replaced_every_query_is_answered(bundle: str, tmp
 
     mine = tmp_path / "copy"
     shutil.copytree(bundle, mine)
-    with ProcessExecutor(mine, workers=1, model=MODEL, kernel=KERNEL) as ex:
+    with ProcessExecutor(mine, workers=1, model=MODEL, kernel=KERNEL, worker_init=INIT) as ex:
         victim = ex.pids()[0]
         futures = [ex.submit(sleepy(100)) for _ in range(5)]
         shutil.rmtree(mine)  # replacements cannot open the graph any more
@@ -331,3 +334,12 @@ def test_when_no_worker_can_be_replaced_every_query_is_answered(bundle: str, tmp
         assert ex.submit(Query(seeds=[1])).result(timeout=10).outcome is Outcome.WORKER_LOST
         st = ex.stats()
         assert st.submitted == 6 == sum(st.outcomes.values()) and st.workers[0].restarts >= 1
+
+
+def test_worker_init_must_be_an_import_path_and_must_work(bundle: str) -> None:
+    with pytest.raises(ExecutorError, match="import path"):
+        ProcessExecutor(bundle, workers=1, worker_init="not a path")
+    with pytest.raises(ExecutorError, match="no_such_module_here"):
+        ProcessExecutor(bundle, workers=1, worker_init="no_such_module_here:install")
+    with pytest.raises(ExecutorError, match="unknown kernel 'test-sleepy'"):
+        ProcessExecutor(bundle, workers=1, kernel=KERNEL)  # without its worker_init the kernel does not exist

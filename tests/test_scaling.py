@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from pspread.execution.base import ExecutorStats, WorkerStats
-from pspread.load.scaling import ScalingPoint, ScalingReport
+from pspread.load.scaling import ScalingPoint, ScalingReport, worker_counts
 from pspread.metrics.cpu import CpuMeter
 
 
@@ -97,3 +97,10 @@ def test_short_and_unstable_timings_are_warned_with_the_fix() -> None:
     assert "2 workers" in unstable and "35%" in unstable and "--repeats" in unstable
     steady = ScalingReport(queries=300, cores=2, requested=[1], points=[ScalingPoint(workers=1, time_s=2.0, qps=150.0)])
     assert measurement_warnings(steady) == []
+
+
+def test_the_baseline_worker_count_is_added_in_one_place() -> None:
+    from pspread.scenario.model import SpeedupSpec
+
+    assert worker_counts([4, 2, 2]) == [1, 2, 4] and worker_counts([1]) == [1]
+    assert SpeedupSpec(workers=[4, 2, 2]).workers == [2, 4]  # the spec keeps what was asked for

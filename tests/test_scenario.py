@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pspread.errors import ScenarioError
+from pspread.load.schedule import ArrivalSchedule, expected_arrivals, rate_at
 from pspread.scenario import PhaseSpec, Scenario, parse_duration
 from pspread.scenario.loader import (
     ScenarioValidationError,
@@ -64,8 +65,12 @@ thresholds:
     assert s.graph.path == "data/g.tsv" and s.graph.directed
     assert s.spread_model().decay == pytest.approx(0.1)
     assert s.phases[0].duration_s == 0.5
-    assert s.phases[1].duration_s == 90.0 and s.phases[1].rate_at(30) == pytest.approx(30.0)
-    assert s.phases[1].rate_at(75) == pytest.approx(35.0)
+    ramp = s.phases[1].ramp_segments()
+    assert s.phases[1].duration_s == 90.0 and rate_at(ramp, 30) == pytest.approx(30.0)
+    assert rate_at(ramp, 75) == pytest.approx(35.0) and rate_at(ramp, 90) == 0.0
+    assert expected_arrivals(ramp) == pytest.approx(60 * 30 + 30 * 35)
+    assert ArrivalSchedule.from_segments(ramp).expected_arrivals() == pytest.approx(expected_arrivals(ramp))
+    assert s.phases[2].ramp_segments() == []  # a closed phase has no rate curve
     assert s.phases[2].think_time_ms == 250.0 and s.phases[2].duration_s == 90.0
     assert [q.name for q in s.query_types()] == ["a", "b"]
     assert s.query_types()[1].seeds_per_query == 4 and s.query_types()[1].model.retention == 0.5

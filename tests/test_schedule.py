@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pspread.errors import ScenarioError
-from pspread.load.schedule import ArrivalSchedule
+from pspread.load.schedule import ArrivalSchedule, expected_arrivals, rate_at
 
 
 def test_constant_rate_is_evenly_spaced() -> None:
@@ -51,3 +51,16 @@ def test_poisson_mean_rate_and_determinism() -> None:
 def test_bad_stages_are_refused(stages: list) -> None:
     with pytest.raises(ScenarioError):
         ArrivalSchedule.ramping(stages)
+
+
+def test_a_rate_curve_has_one_integral() -> None:
+    segments = [(10.0, 0.0, 100.0), (5.0, 100.0, 100.0), (2.0, 40.0, 0.0)]  # a jump down at t = 15 s
+    assert expected_arrivals(segments) == pytest.approx(500 + 500 + 40)
+    assert rate_at(segments, 5.0) == pytest.approx(50.0) and rate_at(segments, 15.5) == pytest.approx(30.0)
+    assert rate_at(segments, 17.0) == 0.0 and rate_at(segments, -1.0) == 0.0
+    sched = ArrivalSchedule.ramping([(10.0, 100.0), (5.0, 100.0)])
+    assert sched.segments() == [(10.0, 0.0, 100.0), (5.0, 100.0, 100.0)]
+    assert len(sched.intended_times()) == round(expected_arrivals(sched.segments())) == 1000
+    assert ArrivalSchedule.from_segments(sched.segments()) == sched
+    with pytest.raises(ScenarioError, match="cannot jump"):
+        ArrivalSchedule.from_segments(segments)

@@ -7,7 +7,8 @@ import pytest
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ScenarioError
-from pspread.load.workload import QueryKind, Workload, read_query_file, sample_nodes
+from pspread.load.workload import Workload, read_query_file, sample_nodes
+from pspread.scenario.workload import QueryType
 
 
 def test_same_seed_same_queries() -> None:
@@ -42,7 +43,7 @@ def test_zipf_hot_set_is_a_permutation() -> None:
 
 def test_mix_weights_models_and_overrides() -> None:
     ppr = SpreadModel.preset("ppr")
-    kinds = [QueryKind("local", 3), QueryKind("rank", 1, model=ppr, seeds_per_query=4, top_k=5)]
+    kinds = [QueryType("local", 3), QueryType("rank", 1, model=ppr, seeds_per_query=4, top_k=5)]
     qs = Workload(1000, kinds=kinds, seeds_per_query=2, top_k=10, timeout_s=0.5, seed=3, block=4000).queries(4000)
     share = Counter(q.kind for q in qs)
     assert share["rank"] / 4000 == pytest.approx(0.25, abs=0.03)
@@ -74,6 +75,6 @@ def test_query_file_errors(tmp_path) -> None:
 
 def test_bad_mix_is_refused() -> None:
     with pytest.raises(ScenarioError):
-        Workload(10, kinds=[QueryKind("a", 0)])
+        Workload(10, kinds=[QueryType("a", 0)])
     with pytest.raises(ScenarioError):
         Workload(10, distribution="pareto")

@@ -24,7 +24,7 @@ from pspread.cli.errors import ErrorHandlingGroup
 COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("pspread.cli.query_cmd", "Spread activation from the seeds and print the top-k nodes."),
     "compare": ("pspread.cli.compare_cmd",
-                "Compare two results files; exit 1 only on a change beyond tolerance that is also significant."),
+                "Compare a run with a baseline; exit 1 only on a change beyond tolerance that is also significant."),
     "run": ("pspread.cli.run_cmd",
             "Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."),
     "stress": ("pspread.cli.run_cmd",

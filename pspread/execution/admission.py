@@ -59,15 +59,13 @@ Deliveries = list[Optional[Delivery]]
 class Batch:
     """A submitted run of queries: its answers, its seeds, and who to tell when rows finish."""
 
-    __slots__ = ("answers", "seeds", "kinds", "model_id", "top_k", "timeout_s", "remaining", "on_rows",
+    __slots__ = ("answers", "seeds", "model_id", "top_k", "timeout_s", "remaining", "on_rows",
                  "future", "queries", "done_event")
 
     def __init__(self, seeds: SeedBlock | Sequence[Any], k: int, model_id: int = 0, top_k: int | None = None,
-                 timeout_s: float | None = None, kinds: Sequence[str] | None = None,
-                 on_rows: RowsCallback | None = None, queries: Sequence[Query] | None = None,
-                 future: "cf.Future[Any] | None" = None) -> None:
+                 timeout_s: float | None = None, on_rows: RowsCallback | None = None,
+                 queries: Sequence[Query] | None = None, future: "cf.Future[Any] | None" = None) -> None:
         self.seeds = seeds
-        self.kinds = kinds
         self.model_id = model_id
         self.top_k = top_k
         self.timeout_s = timeout_s
@@ -81,12 +79,10 @@ class Batch:
     def __len__(self) -> int:
         return len(self.answers)
 
-    def payload(self, start: int, stop: int) -> tuple[Any, Any]:
-        """The seeds (and kinds) of rows ``start:stop``, as they travel to a worker."""
+    def payload(self, start: int, stop: int) -> SeedBlock | list[Any]:
+        """The seeds of rows ``start:stop``, as they travel to a worker."""
         seeds = self.seeds
-        part = seeds.slice(start, stop) if isinstance(seeds, SeedBlock) else list(seeds[start:stop])
-        kinds = None if self.kinds is None else list(self.kinds[start:stop])
-        return part, kinds
+        return seeds.slice(start, stop) if isinstance(seeds, SeedBlock) else list(seeds[start:stop])
 
 
 class Chunk:
@@ -286,13 +282,14 @@ class Admission:
         return out
 
     # ------------------------------------------------------- lost workers
-    def requeue_or_lose_locked(self, chunks: Sequence[Chunk], why: str, retry: bool = True) -> list[Delivery]:
-        """A lost worker's chunks: back to the front of the queue once, then ``WORKER_LOST``.
+    def requeue_or_lose_locked(self, chunks: Sequence[Chunk], why: str, retry: bool = True,
+                               now: float | None = None) -> list[Delivery]:
+        """A lost worker's chunks: back to the front of the queue once, then ``WORKER_LOST`` (stamped ``now``).
 
         The caller has taken them off the worker; their rows leave ``inflight`` here.
         """
         out: list[Delivery] = []
-        now = time.perf_counter()
+        now = time.perf_counter() if now is None else now
         for c in reversed(chunks):  # reversed: appendleft keeps their order
             self.inflight -= c.rows
             if c.done:
@@ -305,6 +302,7 @@ class Admission:
             else:
                 c.done = True
                 self.pending.pop(c.key, None)
+                c.batch.answers.attempts[c.start:c.stop] = c.attempts  # tried on every worker it was given
                 out.append(self._end_rows(c.batch, c.start, c.stop, WORKER_LOST, why, now))
         return out
 

@@ -2,7 +2,7 @@
 
 A chunk is a run of queries with one model and one ``top_k``: either a
 ``SeedBlock`` (the batch path: ids as arrays) or a list of seeds as a caller
-gave them (ids, ``{id: activation}``, text), with their query kinds.  The
+gave them (ids, ``{id: activation}``, text).  The
 answer is a ``Reply``: arrays with one row per query, the worker's own start
 and finish stamps per query, and the CPU time the worker spent answering
 (``kernel_cpu_s``: the query work itself -- parsing seeds, spreading, ranking
@@ -23,9 +23,6 @@ import numpy as np
 
 from pspread.errors import PspreadError
 from pspread.execution.answers import INVALID, OK, TIMED_OUT, SeedBlock
-
-#: test hooks (a query ``kind`` of ``__sleep_ms:N`` sleeps N ms) work only when this is "1"
-HOOKS_ENV = "PSPREAD_TEST_HOOKS"
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,8 +120,7 @@ class SpreaderCache:
 
 
 def answer_chunk(cache: SpreaderCache, model_id: int, top_k: int | None, seeds: SeedBlock | Sequence[Any],
-                 kinds: Sequence[str] | None = None, deadline: float | None = None,
-                 hooks: bool = False) -> Reply:
+                 deadline: float | None = None) -> Reply:
     """Answer every query of a chunk in order; rows past ``deadline`` are ``TIMED_OUT`` unrun."""
     perf, cpu = time.perf_counter, time.thread_time
     cpu0 = cpu()
@@ -156,8 +152,6 @@ def answer_chunk(cache: SpreaderCache, model_id: int, top_k: int | None, seeds: 
                 query: Any = ids if vals is None else dict(zip(ids.tolist(), vals.tolist()))
             else:
                 query = cast(Sequence[Any], seeds)[i]
-            if hooks and kinds is not None and kinds[i].startswith("__"):
-                _run_hook(kinds[i])
             top_nodes, top_vals, st, conv, tn, terms = spreader.answer_arrays(query, k)
             m = len(top_nodes)
             nodes[i, :m] = top_nodes
@@ -189,14 +183,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, (ValueError, TypeError, IndexError, KeyError, OverflowError)):
         return f"invalid query: {type(exc).__name__}: {exc}"
     return f"internal error while answering: {type(exc).__name__}: {exc}"  # a kernel bug must not kill us
-
-
-def _run_hook(kind: str) -> None:
-    """Test-only behaviours, enabled by ``PSPREAD_TEST_HOOKS=1`` in the worker's environment."""
-    if kind.startswith("__sleep_ms:"):
-        time.sleep(float(kind.split(":", 1)[1]) / 1000.0)
-    elif kind == "__raise":
-        raise RuntimeError("test hook: simulated kernel failure")
 
 
 assert OK == 0  # rows start OK; only failures are written

@@ -74,59 +74,13 @@ class Executor(ABC):
     model: SpreadModel
 
     # -------------------------------------------------------- the one path
+    @abstractmethod
     def _admit(self, batch: "Batch") -> None:
-        """Queue or run ``batch``; every row ends in one outcome, told through ``batch.on_rows``.
+        """Queue or run ``batch``; every row ends in one outcome, told through ``batch.on_rows``."""
 
-        The real executors override this.  The default adapts an executor that
-        only implements ``submit`` (a test double, a simulated server): each row
-        becomes one ``Query`` and its result is written back into the batch.
-        """
-        if type(self).submit is Executor.submit:
-            raise NotImplementedError(f"{type(self).__name__} implements neither _admit nor submit")
-        from pspread.execution.answers import CODE, SeedBlock
-
-        models = getattr(self, "_models_by_id", {})
-        block = batch.seeds
-        lock = threading.Lock()
-        for i in range(len(batch)):
-            if isinstance(block, SeedBlock):
-                ids, vals = block.row(i)
-                seeds: Any = ids.tolist() if vals is None else dict(zip(ids.tolist(), vals.tolist()))
-            else:
-                seeds = block[i]
-            kind = batch.kinds[i] if batch.kinds is not None else "default"
-            query = Query(seeds=seeds, top_k=batch.top_k, timeout_s=batch.timeout_s,
-                          model=models.get(batch.model_id), kind=kind)
-
-            def done(res: QueryResult, row: int = i) -> None:
-                a = batch.answers
-                with lock:
-                    a.outcome[row] = CODE[res.outcome]
-                    a.submitted_at[row] = res.submitted_at or a.submitted_at[row]
-                    a.completed_at[row] = res.completed_at
-                    a.worker[row] = res.worker
-                    a.finished_at[row] = res.completed_at
-                    a.started_at[row] = res.completed_at - res.compute_s
-                    for j, (node, _, score) in enumerate(res.top[: a.nodes.shape[1]]):
-                        a.nodes[row, j], a.scores[row, j] = node, score
-                    if res.error:
-                        a.errors[row] = res.error
-                    batch.remaining -= 1
-                if batch.on_rows is not None:
-                    batch.on_rows(batch, row, row + 1)
-
-            self.submit(query, done)
-
+    @abstractmethod
     def _model_id(self, model: SpreadModel | None) -> int:
         """The executor's id of ``model`` (0: its default), registered on first sight."""
-        if model is None:
-            return 0
-        ids: dict[SpreadModel, int] = self.__dict__.setdefault("_model_ids_", {})
-        by_id: dict[int, SpreadModel] = self.__dict__.setdefault("_models_by_id", {})
-        if model not in ids:
-            ids[model] = len(ids) + 1
-            by_id[ids[model]] = model
-        return ids[model]
 
     def _window(self) -> int:
         """Rows ``map``/``map_batch`` keep outstanding: what fits before ``OVERLOADED``."""
@@ -141,7 +95,7 @@ class Executor(ABC):
 
     # ------------------------------------------------------- batch path
     def submit_batch(self, seeds: Any, *, model: SpreadModel | None = None, top_k: int | None = None,
-                     timeout_s: float | None = None, values: Any = None, kinds: Sequence[str] | None = None,
+                     timeout_s: float | None = None, values: Any = None,
                      on_rows: "RowsCallback | None" = None) -> "Batch":
         """Admit Q queries given as arrays (see ``SeedBlock.of``); returns the batch, answered in place.
 
@@ -152,19 +106,18 @@ class Executor(ABC):
         from pspread.execution.answers import SeedBlock
 
         block = SeedBlock.of(seeds, values)
-        batch = Batch(block, self._k(model, top_k), self._model_id(model), top_k, timeout_s, kinds, on_rows)
+        batch = Batch(block, self._k(model, top_k), self._model_id(model), top_k, timeout_s, on_rows)
         batch.answers.labels = self._labels()
         self._admit(batch)
         return batch
 
     def map_batch(self, seeds: Any, *, model: SpreadModel | None = None, top_k: int | None = None,
-                  timeout_s: float | None = None, values: Any = None, kinds: Sequence[str] | None = None,
+                  timeout_s: float | None = None, values: Any = None,
                   wait_s: float | None = None) -> "Answers":
         """Answer Q queries given as a (Q, S) id array (or a list of id arrays); one row each, in order.
 
         It waits for room rather than overloading the executor.  ``timeout_s``
         bounds each query; ``wait_s`` bounds the whole call (TimeoutError).
-        ``kinds``: a label per query (only test hooks read it on the workers).
         """
         from pspread.execution.answers import SeedBlock, concat
 
@@ -172,8 +125,7 @@ class Executor(ABC):
         steps = self._steps(len(block))
         parts = self._windowed(
             [(block.slice(a, min(a + n, len(block))), None) for a, n in steps],
-            model, top_k, timeout_s, wait_s,
-            kinds=None if kinds is None else (lambda i: list(kinds[steps[i][0]:steps[i][0] + steps[i][1]])))
+            model, top_k, timeout_s, wait_s)
         out = concat([b.answers for b in parts]) if parts else self._empty_answers(model, top_k)
         out.labels = self._labels()
         return out
@@ -188,8 +140,7 @@ class Executor(ABC):
         return [(a, step) for a in range(0, q, step)]
 
     def _windowed(self, parts: list[tuple[Any, Sequence[Query] | None]], model: SpreadModel | None,
-                  top_k: int | None, timeout_s: float | None, wait_s: float | None,
-                  kinds: Callable[[int], Sequence[str] | None] | None = None) -> list["Batch"]:
+                  top_k: int | None, timeout_s: float | None, wait_s: float | None) -> list["Batch"]:
         """Admit ``parts`` one after another, never more than ``_window()`` rows outstanding; wait for all."""
         from pspread.execution.admission import Batch
 
@@ -204,7 +155,7 @@ class Executor(ABC):
 
         batches = []
         labels = self._labels()
-        for i, (seeds, queries) in enumerate(parts):
+        for seeds, queries in parts:
             n = len(seeds)
             with cond:
                 # the predicate runs only within this iteration, so it sees this n
@@ -214,8 +165,7 @@ class Executor(ABC):
             m = model if queries is None else queries[0].model
             k = top_k if queries is None else queries[0].top_k
             t = timeout_s if queries is None else queries[0].timeout_s
-            part_kinds = [q.kind for q in queries] if queries is not None else (kinds(i) if kinds else None)
-            batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t, part_kinds, finished, queries)
+            batch = Batch(seeds, self._k(m, k), self._model_id(m), k, t, finished, queries)
             batch.answers.labels = labels
             batches.append(batch)
             self._admit(batch)
@@ -242,7 +192,7 @@ class Executor(ABC):
                 callback(res)
 
         batch = Batch([query.seeds], self._k(query.model, query.top_k), self._model_id(query.model), query.top_k,
-                      query.timeout_s, [query.kind], finished, [query], fut)
+                      query.timeout_s, finished, [query], fut)
         batch.answers.labels = self._labels()
         self._admit(batch)
         return fut

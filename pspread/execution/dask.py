@@ -51,6 +51,7 @@ from pspread.execution.base import BundleLabels, Executor, ExecutorStats, Worker
 from pspread.execution.dask_cluster import INSTALL_HINT, ClusterLink
 from pspread.execution.dask_transport import DaskTransport
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.worker import check_worker_init
 
 
 class DaskExecutor(Executor):
@@ -68,6 +69,7 @@ class DaskExecutor(Executor):
     ``ship_graph``: send the bundle's files to the workers (once each) instead of
     having them open ``graph_path``; automatic for a worker that cannot read it.
     ``memory_limit_mb``: a local worker past it is restarted by Dask (checked every second; its queries retried).
+    ``worker_init``: as for ``ProcessExecutor``, run once on every Dask worker.
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class DaskExecutor(Executor):
         memory_limit_mb: float | None = None,
         connect_timeout_s: float = 5.0,
         start_timeout_s: float = 120.0,
+        worker_init: str | None = None,
     ) -> None:
         batch_size = 32 if batch_size is None else batch_size
         max_in_flight = 256 if max_in_flight is None else max_in_flight
@@ -110,6 +113,7 @@ class DaskExecutor(Executor):
         self.kernel = kernel
         self.balance = balance
         make_balancer(balance)  # an unknown strategy is refused before any cluster starts
+        check_worker_init(worker_init)
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.queue_size = 4 * self.max_in_flight if queue_size is None else queue_size
@@ -117,7 +121,7 @@ class DaskExecutor(Executor):
         self.ship_graph = ship_graph
         self._adm = Admission(self.model, max_in_flight, self.queue_size)
         self._link = ClusterLink(self.graph_path, scheduler, workers, self.model, kernel, ship_graph,
-                                 memory_limit_mb, connect_timeout_s, start_timeout_s)
+                                 memory_limit_mb, connect_timeout_s, start_timeout_s, worker_init)
         self._dask = DaskTransport(self._adm, self._link, balance, batch_size, depth)
         self._submit_cpu_s = 0.0
         self._label_of: Callable[[int], str] | None = None

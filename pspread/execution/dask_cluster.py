@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from pspread.errors import ExecutorError, RunAborted
-from pspread.execution.answering import HOOKS_ENV
 from pspread.execution.worker import THREAD_ENV
 
 INSTALL_HINT = "the dask executor needs `pip install 'pspread[dask]'`"
@@ -70,8 +68,9 @@ class ClusterLink:
 
     def __init__(self, graph_path: str, scheduler: str | None, workers: int, model: Any, kernel: str,
                  ship_graph: bool, memory_limit_mb: float | None, connect_timeout_s: float,
-                 start_timeout_s: float) -> None:
+                 start_timeout_s: float, worker_init: str | None = None) -> None:
         self.graph_path = graph_path
+        self.worker_init = worker_init
         self.scheduler = scheduler
         self.workers = workers
         self.model = model
@@ -112,8 +111,6 @@ class ClusterLink:
             import dask
 
             env = {k: "1" for k in THREAD_ENV}
-            if os.environ.get(HOOKS_ENV):
-                env[HOOKS_ENV] = os.environ[HOOKS_ENV]
             # the cluster's scratch folders in one folder of ours, removed by close()
             self._scratch = tempfile.mkdtemp(prefix="pspread-dask-")
             try:
@@ -144,7 +141,8 @@ class ClusterLink:
 
         on_workers = None if self.ship_graph else self.graph_path
         try:
-            self.client.register_plugin(GraphHolder(on_workers, self.model, self.kernel, self.token))
+            self.client.register_plugin(GraphHolder(on_workers, self.model, self.kernel, self.token,
+                                                     self.worker_init))
         except Exception as exc:  # noqa: BLE001 - e.g. pspread missing on the workers
             raise ExecutorError(f"could not set up the graph holder on the Dask workers ({type(exc).__name__}: "
                                 f"{exc}); every worker needs pspread installed, the same version as here") from None

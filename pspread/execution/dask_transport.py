@@ -180,10 +180,10 @@ class DaskTransport:
         cpu = time.thread_time
         cpu0 = cpu()
         b = c.batch
-        seeds, kinds = b.payload(c.start, c.stop)
+        seeds = b.payload(c.start, c.stop)
         remaining = None if c.deadline is None else max(0.0, c.deadline - time.perf_counter())
         try:
-            payload = pickle.dumps((models, b.model_id, b.top_k, remaining, seeds, kinds), protocol=5)
+            payload = pickle.dumps((models, b.model_id, b.top_k, remaining, seeds), protocol=5)
         except Exception as exc:  # noqa: BLE001 - a query that cannot travel is INVALID, the rest go on
             self._reject(w, c, f"the query cannot be sent to a Dask worker: {type(exc).__name__}: {exc}; give "
                                "seeds as a list of ints, a {id: activation} dict or a text")

@@ -20,7 +20,7 @@ one cluster: ``pspread_hello_<token>``, ``pspread_file_<token>`` and
 ``pspread_answer_<token>``.  A chunk travels pickled, as bytes, in one message
 (pickle protocol 5: numpy arrays as raw buffers, no Python object per query):
 
-* in: ``(models, model_id, top_k, remaining_s, seeds, kinds)`` -- ``seeds`` a
+* in: ``(models, model_id, top_k, remaining_s, seeds)`` -- ``seeds`` a
   ``SeedBlock`` (the batch path) or a list as a ``Query`` gave them, ``models``
   the ``(id, SpreadModel)`` the chunk needs beyond the default (sent with every
   chunk that uses one, so two chunks in flight cannot race on defining it),
@@ -42,9 +42,9 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from pspread.execution.answering import HOOKS_ENV, Reply, SpreaderCache, all_invalid, answer_chunk
+from pspread.execution.answering import Reply, SpreaderCache, all_invalid, answer_chunk
 from pspread.execution.dask_cluster import handler_names
-from pspread.execution.worker import pin_threads
+from pspread.execution.worker import pin_threads, run_worker_init
 
 #: states a holder reports in its hello
 READY, NEED_BUNDLE, FAILED = "ready", "need-bundle", "failed"
@@ -56,9 +56,13 @@ class GraphHolder(WorkerPlugin):
     ``graph_path``: bundle folder to open on the worker (None: wait for the files
     to be shipped).  ``model``: the default model (id 0).  ``kernel``: as for
     ``Spreader``.  ``token``: names this executor's handlers and scratch folder.
+    ``worker_init``: an import path run once on the worker before it opens the
+    graph (see ``pspread.execution.worker``).
     """
 
-    def __init__(self, graph_path: str | None, model: Any, kernel: str, token: str) -> None:
+    def __init__(self, graph_path: str | None, model: Any, kernel: str, token: str,
+                 worker_init: str | None = None) -> None:
+        self.worker_init = worker_init
         self.graph_path = graph_path
         self.model = model
         self.kernel = kernel
@@ -74,7 +78,6 @@ class GraphHolder(WorkerPlugin):
         self.state = NEED_BUNDLE
         self.error: str | None = None
         self.cache: SpreaderCache | None = None
-        self.hooks = os.environ.get(HOOKS_ENV) == "1"
         self.pid = os.getpid()
         self.scratch = os.path.join(getattr(worker, "local_directory", None) or "/tmp", f"pspread-{self.token}")
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="pspread-open")  # opens the graph off the loop
@@ -84,6 +87,11 @@ class GraphHolder(WorkerPlugin):
         worker.handlers[names["hello"]] = self.hello
         worker.handlers[names["file"]] = self.receive_file
         worker.handlers[names["answer"]] = self.answer_batch
+        try:
+            run_worker_init(self.worker_init)
+        except Exception as exc:  # noqa: BLE001 - reported to the executor through hello
+            self.state, self.error = FAILED, f"worker_init {self.worker_init!r} failed: {type(exc).__name__}: {exc}"
+            return
         if self.graph_path is not None and os.path.isdir(self.graph_path):
             await asyncio.get_running_loop().run_in_executor(self.pool, self._open, self.graph_path)
 
@@ -139,7 +147,7 @@ class GraphHolder(WorkerPlugin):
         chunk that arrives meanwhile is read as soon as this one is answered.
         """
         received = time.perf_counter()
-        models, model_id, top_k, remaining, seeds, kinds = pickle.loads(payload)
+        models, model_id, top_k, remaining, seeds = pickle.loads(payload)
         cache = self.cache
         if cache is None:
             reply = _unanswerable(len(seeds), f"this worker has no graph ({self.error or self.state})")
@@ -148,7 +156,7 @@ class GraphHolder(WorkerPlugin):
                 for mid, model in models:
                     cache.define(mid, model)
             deadline = None if remaining is None else received + remaining
-            reply = answer_chunk(cache, model_id, top_k, seeds, kinds, deadline, self.hooks)
+            reply = answer_chunk(cache, model_id, top_k, seeds, deadline)
         return pickle.dumps((self._rss(), time.perf_counter(), reply.to_wire()), protocol=5)
 
     def _rss(self) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 from pspread.engine.graph import Graph
 from pspread.engine.model import SpreadModel
 from pspread.execution.admission import Admission, Batch, Deliveries, deliver
-from pspread.execution.answering import HOOKS_ENV, SpreaderCache, answer_chunk
+from pspread.execution.answering import SpreaderCache, answer_chunk
 from pspread.execution.answers import INVALID, TIMED_OUT, Answers
 from pspread.execution.base import Executor, ExecutorStats, WorkerStats
 
@@ -52,7 +52,6 @@ class InlineExecutor(Executor):
         self._cache = SpreaderCache(graph, kernel, threads=threads)
         self._cache.define(0, self.model)
         self._cache.get(0)  # a bad kernel name fails here, not on the first query
-        self._hooks = os.environ.get(HOOKS_ENV) == "1"
         self._run_lock = threading.Lock()  # one query at a time, even from several threads
         self._stats = WorkerStats(worker=0, pid=os.getpid())
         self._cpu_s = 0.0  # this process's CPU in the executor (kernel work included; see stats)
@@ -75,9 +74,9 @@ class InlineExecutor(Executor):
                 out: Deliveries = list(adm.admit_locked(batch, time.perf_counter(), True))
                 chunk = adm.take_locked(len(batch), out)
             if chunk is not None:
-                part, kinds = batch.payload(chunk.start, chunk.stop)
+                part = batch.payload(chunk.start, chunk.stop)
                 deadline = None if batch.timeout_s is None else float(batch.answers.submitted_at[0]) + batch.timeout_s
-                reply = answer_chunk(self._cache, batch.model_id, batch.top_k, part, kinds, deadline, self._hooks)
+                reply = answer_chunk(self._cache, batch.model_id, batch.top_k, part, deadline)
                 outcome = reply.outcome
                 if deadline is not None:  # a query that ran past its deadline is late, as on a worker
                     late = np.nan_to_num(reply.rows["finished"], nan=np.inf) > deadline

@@ -4,13 +4,8 @@ It owns only its own state -- the worker processes (a ``WorkerPool``), a
 selector over every pipe, process sentinel and a wake-up pipe, the thread
 that waits on it -- and works on the executor's ``Admission`` through its lock:
 
-* ``fill_locked`` moves queued chunks onto workers with room: a short queue
-  goes one query at a time to whichever worker is free (pull: nothing waits
-  behind a long query while another worker idles); a long queue means
-  saturation, and then every worker also holds a prefetched chunk, so it never
-  waits for a round trip, and a chunk grows up to about ``CHUNK_S`` of work
-  (a message costs the parent a few hundred µs of CPU on a busy machine, so
-  chunks of a few rows would make coordination the bottleneck);
+* ``fill_locked`` moves queued chunks onto workers with room (how many rows
+  each worker holds, and how they travel, is ``pipe_dispatch``'s);
 * the receiver thread writes each reply's arrays into its batch's answers (one
   lock hold per message, not per query), refills the worker, expires
   deadlines, replaces dead workers and runs the memory guard;
@@ -32,17 +27,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pspread.engine.model import SpreadModel
-from pspread.execution.admission import Admission, Chunk, Deliveries, deliver
+from pspread.execution.admission import Admission, Deliveries, deliver
 from pspread.execution.answering import Reply
-from pspread.execution.answers import INVALID, OK, SeedBlock
+from pspread.execution.answers import INVALID, OK
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.pipe_dispatch import Send, depth_for, place_locked, send_all, wire_locked
 from pspread.execution.pool import STOP_GRACE_S, WorkerPool
 from pspread.execution.slots import Slot
-
-#: most work one chunk holds at saturation (a worker holds two: one computing, one waiting)
-CHUNK_S = 0.25
-Send = tuple[Slot, list[tuple[Any, ...]], "list[tuple[int, SpreadModel]] | None"]
 
 
 class PipeTransport:
@@ -50,7 +41,7 @@ class PipeTransport:
 
     def __init__(self, adm: Admission, graph_path: str, kernel: str, workers: int, balance: str,
                  batch_size: int | None, memory_limit_mb: float | None, start_method: str,
-                 flush_s: float, memory_check_s: float) -> None:
+                 flush_s: float, memory_check_s: float, worker_init: str | None = None) -> None:
         import multiprocessing as mp
 
         self.adm = adm
@@ -63,7 +54,7 @@ class PipeTransport:
         self.mem_check_s = memory_check_s
         self.flush_s = flush_s
         self.mean_compute_s = 0.0  # running mean of the workers' time per query (sizes chunks)
-        self.pool = WorkerPool(mp.get_context(start_method), graph_path, adm.model, kernel, flush_s)
+        self.pool = WorkerPool(mp.get_context(start_method), graph_path, adm.model, kernel, flush_s, worker_init)
         self.accepting: list[Slot] = []
         self.shut = False
         self.ready = threading.Event()
@@ -97,71 +88,22 @@ class PipeTransport:
         adm, accepting = self.adm, self.accepting
         if not adm.queued or not accepting:
             return []
-        mean = self.mean_compute_s
-        by_time = 2 * (int(CHUNK_S / mean) + 1) if mean > 0 else self.max_depth
-        depth = max(1, min(self.max_depth, -(-adm.queued // len(accepting)) - 1, by_time))
-        piece = max(1, -(-depth // 2))
-        room = [s for s in accepting if s.inflight_rows < depth]
-        per_slot: dict[int, tuple[Slot, list[Chunk]]] = {}
-        while adm.queued and adm.inflight < adm.max_in_flight and room:
-            slot = room[self.balancer.pick(room)]
-            n = min(depth - slot.inflight_rows, piece, adm.max_in_flight - adm.inflight)
-            c = adm.take_locked(n, out)
-            if c is None:
-                break
-            c.worker = slot.index
-            slot.inflight[c.key] = c
-            slot.inflight_rows += c.rows
-            per_slot.setdefault(slot.index, (slot, []))[1].append(c)
-            if slot.inflight_rows >= depth:
-                room.remove(slot)
-        sends: list[Send] = []
-        for slot, chunks in per_slot.values():
-            wire = []
-            new: list[tuple[int, SpreadModel]] | None = None
-            for c in chunks:
-                b = c.batch
-                seeds, kinds = b.payload(c.start, c.stop)
-                wire.append((c.key, b.model_id, b.top_k, c.deadline,
-                             seeds.to_wire() if isinstance(seeds, SeedBlock) else seeds, kinds))
-                if b.model_id and b.model_id not in slot.known_models:
-                    slot.known_models.add(b.model_id)
-                    (new := new or []).append((b.model_id, adm.models[b.model_id]))
-            sends.append((slot, wire, new))
-        return sends
+        depth = depth_for(adm.queued, len(accepting), self.max_depth, self.mean_compute_s)
+        return wire_locked(adm, place_locked(adm, accepting, self.balancer.pick, depth, out))
 
     def send(self, sends: list[Send]) -> None:
         """Write each worker's chunks to its pipe (outside the admission lock)."""
-        for slot, wire, models in sends:
-            try:
-                with slot.send_lock:
-                    try:
-                        slot.conn.send(("q", models, wire))
-                    except (OSError, EOFError, ValueError):
-                        raise
-                    except Exception:  # noqa: BLE001 - a chunk that cannot be pickled
-                        self._send_one_by_one(slot, wire, models)
-            except (OSError, ValueError, EOFError):
-                pass  # the worker died; its sentinel tells the receiver, which retries these chunks
+        send_all(sends, self._reject)
 
-    def _send_one_by_one(self, slot: Slot, wire: list[tuple[Any, ...]], models: Any) -> None:
-        """Find the chunks that cannot travel (pickling failed) and answer them ``INVALID``."""
-        for item in wire:
-            try:
-                slot.conn.send(("q", models, [item]))
-                models = None
-            except (OSError, EOFError, ValueError):
-                raise
-            except Exception as exc:  # noqa: BLE001
-                why = (f"the query cannot be sent to a worker: {type(exc).__name__}: {exc}; give seeds as a list "
-                       "of ints, a {id: activation} dict or a text")
-                with self.adm.lock:
-                    c = slot.inflight.pop(item[0], None)
-                    d = None
-                    if c is not None:
-                        slot.inflight_rows -= c.rows
-                        d = self.adm.reject_locked(c, why)
-                deliver([d])
+    def _reject(self, slot: Slot, key: int, why: str) -> None:
+        """A chunk on ``slot`` could not be pickled: it ends ``INVALID`` with ``why``."""
+        with self.adm.lock:
+            c = slot.inflight.pop(key, None)
+            d = None
+            if c is not None:
+                slot.inflight_rows -= c.rows
+                d = self.adm.reject_locked(c, why)
+        deliver([d])
 
     def wake(self) -> None:
         try:

@@ -21,18 +21,21 @@ STOP_GRACE_S = 1.0
 class WorkerPool:
     """Worker processes at fixed positions (slots); a replacement inherits its slot's counters."""
 
-    def __init__(self, ctx: Any, graph_path: str, model: Any, kernel: str, flush_s: float) -> None:
+    def __init__(self, ctx: Any, graph_path: str, model: Any, kernel: str, flush_s: float,
+                 worker_init: str | None = None) -> None:
         self.ctx = ctx
         self.graph_path = graph_path
         self.model = model
         self.kernel = kernel
         self.flush_s = flush_s
+        self.worker_init = worker_init
         self.slots: list[Slot] = []
         self.retiring: list[tuple[Slot, float]] = []  # (worker, kill-after time)
 
     def spawn(self, index: int, previous: Slot | None = None) -> Slot:
         """Start a worker process for slot ``index`` (taking over ``previous``'s counters)."""
-        proc, conn = spawn_worker(self.ctx, index, self.graph_path, self.model, self.kernel, self.flush_s)
+        proc, conn = spawn_worker(self.ctx, index, self.graph_path, self.model, self.kernel, self.flush_s,
+                                  self.worker_init)
         slot = Slot(index, proc, conn)
         if previous is not None:
             slot.stats = previous.stats

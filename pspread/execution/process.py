@@ -33,6 +33,7 @@ from pspread.execution.admission import Admission, Batch, Deliveries, deliver
 from pspread.execution.base import BundleLabels, Executor, ExecutorStats, WorkerStats
 from pspread.execution.dispatch import make_balancer
 from pspread.execution.pipes import PipeTransport
+from pspread.execution.worker import check_worker_init
 
 START_METHODS = ("spawn", "forkserver")
 
@@ -51,7 +52,9 @@ class ProcessExecutor(Executor):
     0.25 s of work).  ``memory_limit_mb``: recycle a worker whose RSS passes
     this.  ``start_method``: ``spawn`` (default) or ``forkserver`` -- never fork,
     since the parent already runs threads.  ``flush_ms``: longest a worker holds
-    a finished answer while it has more queued work.
+    a finished answer while it has more queued work.  ``worker_init``: an import
+    path (``"package.module:function"``) each worker imports and calls before it
+    opens the graph, e.g. to ``register_kernel`` a kernel of one's own.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class ProcessExecutor(Executor):
         start_timeout_s: float = 120.0,
         flush_ms: float = 50.0,
         memory_check_s: float = 0.25,
+        worker_init: str | None = None,
     ) -> None:
         _check_int("workers", workers, 1)
         _check_int("max_in_flight", max_in_flight, 1)
@@ -85,6 +89,7 @@ class ProcessExecutor(Executor):
         if model is not None and not isinstance(model, SpreadModel):
             raise ExecutorError(f"model must be a SpreadModel or None, got {type(model).__name__}")
         make_balancer(balance)  # an unknown strategy is refused before any process starts
+        check_worker_init(worker_init)
         path = Path(graph_path)
         if not path.is_dir():
             raise GraphError(f"{path}: not a graph bundle folder; workers open bundles by mmap -- create one with "
@@ -99,7 +104,7 @@ class ProcessExecutor(Executor):
         self.balance = balance
         self._adm = Admission(self.model, max_in_flight, queue_size)
         self._pipes = PipeTransport(self._adm, self.graph_path, kernel, workers, balance, batch_size,
-                                    memory_limit_mb, start_method, flush_ms / 1000.0, memory_check_s)
+                                    memory_limit_mb, start_method, flush_ms / 1000.0, memory_check_s, worker_init)
         self._submit_cpu_s = 0.0
         self._label_of: Callable[[int], str] | None = None
         _ref = weakref.ref(self)

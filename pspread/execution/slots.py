@@ -65,7 +65,8 @@ class Slot:
             pass
 
 
-def spawn_worker(ctx: Any, index: int, graph_path: str, model: Any, kernel: str, flush_s: float) -> tuple[Any, Any]:
+def spawn_worker(ctx: Any, index: int, graph_path: str, model: Any, kernel: str, flush_s: float,
+                 worker_init: str | None = None) -> tuple[Any, Any]:
     """Start one worker process; returns ``(process, parent end of its pipe)``.
 
     The thread-pool variables are set to 1 in the environment the child is
@@ -75,7 +76,7 @@ def spawn_worker(ctx: Any, index: int, graph_path: str, model: Any, kernel: str,
     proc = ctx.Process(
         target=worker_main,
         args=(index, graph_path, model, kernel, child_conn, os.getpid()),
-        kwargs={"flush_s": flush_s},
+        kwargs={"flush_s": flush_s, "worker_init": worker_init},
         name=f"pspread-worker-{index}",
         daemon=True,
     )

@@ -13,23 +13,30 @@ at low load every answer leaves at once, at saturation replies share messages.
 
 Wire format (pickled tuples of builtins and numpy arrays):
 
-* parent -> worker: ``("q", new_models, [(key, model_id, top_k, deadline, seeds, kinds), ...])``,
+* parent -> worker: ``("q", new_models, [(key, model_id, top_k, deadline, seeds), ...])``,
   ``("stop",)``;
 * worker -> parent: ``("ready", pid)``, ``("fail", message)`` (could not start),
   ``("r", [(key, Reply.to_wire()), ...])``.
 
 The worker exits by itself when the parent goes away: EOF on its pipe, or its
 parent pid changing (checked whenever it is idle).
+
+``worker_init`` (``"package.module:function"`` or ``"package.module"``) is the
+one way to run code of one's own in a worker before it opens the graph: to
+register a kernel (``register_kernel``), set up logging, and so on.  It is
+imported by name, so it must be importable in the worker (on its ``sys.path``).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections import deque
 from typing import Any
 
-from pspread.execution.answering import HOOKS_ENV, SpreaderCache, answer_chunk
+from pspread.errors import ExecutorError
+from pspread.execution.answering import SpreaderCache, answer_chunk
 from pspread.execution.answers import SeedBlock
 
 #: thread-pool variables every worker pins to 1 (one query uses one core)
@@ -45,15 +52,36 @@ def pin_threads() -> None:
         os.environ[name] = "1"
 
 
+def check_worker_init(spec: str | None) -> None:
+    """Refuse a ``worker_init`` that is not an import path, before any worker starts."""
+    if spec is None:
+        return
+    module, _, func = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    names = module.split(".") + ([func] if func else [])
+    if not all(n.isidentifier() for n in names):
+        raise ExecutorError(f"worker_init must be an import path 'package.module' or 'package.module:function', "
+                            f"got {spec!r}")
+
+
+def run_worker_init(spec: str | None) -> None:
+    """Import ``spec``'s module and call its function (see the module docstring); its errors propagate."""
+    if spec is None:
+        return
+    module, _, func = spec.partition(":")
+    mod = importlib.import_module(module)
+    if func:
+        getattr(mod, func)()
+
+
 def worker_main(index: int, graph_path: str, default_model: Any, kernel: str, conn: Any, parent_pid: int,
-                flush_s: float = 0.005) -> None:
+                flush_s: float = 0.005, worker_init: str | None = None) -> None:
     """Entry point of a worker process; returns (exits) when told to stop or the parent is gone."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     pin_threads()
-    hooks = os.environ.get(HOOKS_ENV) == "1"
     try:
+        run_worker_init(worker_init)
         from pspread.engine.io import load_graph
 
         graph = load_graph(graph_path)
@@ -70,7 +98,7 @@ def worker_main(index: int, graph_path: str, default_model: Any, kernel: str, co
         return
     try:
         conn.send(("ready", os.getpid()))
-        _serve(conn, cache, parent_pid, hooks, flush_s)
+        _serve(conn, cache, parent_pid, flush_s)
     except (EOFError, OSError, KeyboardInterrupt):
         pass  # the parent is gone or interrupted us: nothing left to answer
     finally:
@@ -83,7 +111,7 @@ def worker_main(index: int, graph_path: str, default_model: Any, kernel: str, co
     os._exit(0)
 
 
-def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_s: float) -> None:
+def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, flush_s: float) -> None:
     perf = time.perf_counter
     work: deque[tuple[Any, ...]] = deque()
     out: list[tuple[int, tuple[Any, ...]]] = []
@@ -111,10 +139,10 @@ def _serve(conn: Any, cache: SpreaderCache, parent_pid: int, hooks: bool, flush_
         if not drain():
             break
         while work:
-            key, model_id, top_k, deadline, seeds, kinds = work.popleft()
+            key, model_id, top_k, deadline, seeds = work.popleft()
             if isinstance(seeds, tuple):  # a SeedBlock, as raw bytes
                 seeds = SeedBlock.from_wire(seeds)
-            out.append((key, answer_chunk(cache, model_id, top_k, seeds, kinds, deadline, hooks).to_wire()))
+            out.append((key, answer_chunk(cache, model_id, top_k, seeds, deadline).to_wire()))
             if len(out) == 1:
                 first_unsent = perf()
             if len(work) == 1 or perf() - first_unsent >= flush_s:

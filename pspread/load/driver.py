@@ -107,7 +107,6 @@ class Driver:
         for g in groups:
             meant = intended[g.positions] if intended is not None else None
             code = recorder.kind_code(g.kind)
-            kinds = [g.kind] * len(g.positions) if isinstance(g.seeds, list) else None
 
             def rows(batch: Any, start: int, stop: int, meant: np.ndarray | None = meant, code: int = code,
                      pos: np.ndarray = g.positions) -> None:
@@ -118,7 +117,7 @@ class Driver:
                     done(batch, start, stop, pos)
 
             self.executor.submit_batch(g.seeds, model=g.model, top_k=g.top_k, timeout_s=g.timeout_s,
-                                       kinds=kinds, on_rows=rows)
+                                       on_rows=rows)
 
     # ------------------------------------------------------------ open model
     def run_open(self, source: QuerySource, intended: np.ndarray, recorder: Recorder) -> DriverReport:

@@ -30,7 +30,7 @@ from pspread.load.driver import Driver
 from pspread.load.figures import phase_result
 from pspread.load.recorder import Recorder
 from pspread.load.resources import ResourceSampler
-from pspread.load.schedule import ArrivalSchedule
+from pspread.load.schedule import ArrivalSchedule, expected_arrivals
 from pspread.load.workload import Workload, workload_for
 from pspread.results.model import PhaseResult
 from pspread.scenario.model import Scenario
@@ -283,6 +283,6 @@ class Runner:
 def _capacity(phase: PhaseSpec) -> int:
     """Rows to preallocate: the planned arrivals plus slack (the recorder grows past it anyway)."""
     segments = phase.ramp_segments()
-    planned = sum(d * (a + b) / 2 for d, a, b in segments) if segments else 10_000
+    planned = expected_arrivals(segments) if segments else 10_000
     return int(min(max(planned * 1.1 + 1024, 4096), 1 << 22))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from pspread.load.driver import Driver
 from pspread.load.recorder import Recorder
@@ -107,6 +107,11 @@ class ScalingReport:
         }
 
 
+def worker_counts(requested: Iterable[int]) -> list[int]:
+    """The worker counts a scaling run measures: those asked for, and 1, the baseline every speedup divides."""
+    return sorted(set(requested) | {1})
+
+
 def measure_scaling(
     scenario: Scenario,
     make_executor: Callable[[int], Any],
@@ -125,7 +130,7 @@ def measure_scaling(
     its point.  ``on_point`` is told each point as it is done (for progress).
     """
     cores = cores or usable_cores()
-    counts = sorted(set(workers) | {1})
+    counts = worker_counts(workers)
     report = ScalingReport(queries=queries, cores=cores, requested=counts)
     base: float | None = None
     batch = scenario.executor.batch_size

@@ -17,7 +17,7 @@ once, when the workload is built -- no ``Query`` object on the hot path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -28,6 +28,7 @@ from pspread.engine.model import SpreadModel
 from pspread.errors import ScenarioError
 from pspread.execution.answers import SeedBlock
 from pspread.execution.query import Query
+from pspread.scenario.workload import QueryType
 
 if TYPE_CHECKING:
     from pspread.scenario.model import Scenario
@@ -46,17 +47,6 @@ class Group:
     model: SpreadModel | None
     top_k: int | None
     timeout_s: float | None
-
-
-@dataclass(frozen=True)
-class QueryKind:
-    """One query type of a mix: its share, its model (None: the executor's) and overrides."""
-
-    name: str = "default"
-    weight: float = 1.0
-    model: SpreadModel | None = None
-    seeds_per_query: int | None = None
-    top_k: int | None = None
 
 
 def sample_nodes(
@@ -126,7 +116,7 @@ class Workload:
     def __init__(
         self,
         num_nodes: int,
-        kinds: Sequence[QueryKind] = (QueryKind(),),
+        kinds: Sequence[QueryType] = (QueryType(),),
         seeds_per_query: int = 1,
         distribution: str = "uniform",
         zipf_s: float = 1.0,
@@ -231,7 +221,7 @@ def workload_for(scenario: "Scenario", num_nodes: int, labels: Labels | None = N
     spec = scenario.workload
     types = scenario.query_types()
     single = len(types) == 1
-    kinds = [QueryKind(t.name, t.weight, None if single else t.model, t.seeds_per_query, t.top_k) for t in types]
+    kinds = [replace(t, model=None) if single else t for t in types]
     texts = None
     if spec.seeds.query_file is not None:
         path = Path(spec.seeds.query_file)

@@ -10,16 +10,13 @@ from pspread.scenario.model import (
     GenerateSpec,
     GraphSpec,
     ModelSpec,
-    QueryType,
-    QueryTypeSpec,
     Scenario,
-    SeedsSpec,
     SpeedupSpec,
     ThresholdsSpec,
-    WorkloadSpec,
 )
 from pspread.scenario.phases import PhaseSpec, StageSpec
 from pspread.scenario.units import format_duration, parse_duration
+from pspread.scenario.workload import QueryType, QueryTypeSpec, SeedsSpec, WorkloadSpec
 
 __all__ = [
     "ExecutorSpec", "GenerateSpec", "GraphSpec", "ModelSpec", "PhaseSpec", "QueryType", "QueryTypeSpec",

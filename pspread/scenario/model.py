@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
 from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
@@ -30,17 +29,15 @@ from pspread.scenario.fields import (
     GeneratorKind,
     KernelName,
     ParamValue,
-    PositiveDurationS,
     PresetName,
-    Sampling,
     StopName,
     Workers,
     _Strict,
 )
 from pspread.scenario.gates import ThresholdsSpec
 from pspread.scenario.phases import PhaseSpec
+from pspread.scenario.workload import QueryType, QueryTypeSpec, WorkloadSpec
 
-_MODEL_PARAMS = {f.name for f in fields(SpreadModel)} | {"alpha"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -197,82 +194,14 @@ class ExecutorSpec(_Strict):
         return int(self.workers)
 
 
-# -------------------------------------------------------------------- workload
-class SeedsSpec(_Strict):
-    """Where query seeds come from.
-
-    ``uniform``: any node equally likely.  ``zipf``: ranks drawn with exponent
-    ``zipf_s`` over a hot set of ``hot_set`` nodes (None: every node), the
-    skew real query logs show.  ``query_file``: a text file, one query per line,
-    labels mapped to nodes; lines are then drawn with ``sampling``.
-    """
-
-    sampling: Sampling = "uniform"
-    zipf_s: float = Field(1.1, gt=0)
-    hot_set: Optional[int] = Field(None, ge=1)
-    query_file: Optional[str] = None
-
-
-class QueryTypeSpec(_Strict):
-    """One entry of a weighted query mix; unset fields inherit the scenario's."""
-
-    name: str = Field(min_length=1)
-    weight: float = Field(1.0, gt=0)
-    preset: Optional[PresetName] = None
-    overrides: dict[str, ParamValue] = Field(default_factory=dict)
-    seeds_per_query: Optional[int] = Field(None, ge=1)
-    top_k: Optional[int] = Field(None, ge=1)
-
-    @field_validator("overrides")
-    @classmethod
-    def _known_parameters(cls, overrides: dict[str, ParamValue]) -> dict[str, ParamValue]:
-        unknown = sorted(set(overrides) - _MODEL_PARAMS)
-        if unknown:
-            raise ValueError(f"unknown model parameter(s) {', '.join(unknown)}; "
-                             f"choose from {', '.join(sorted(_MODEL_PARAMS))}")
-        return overrides
-
-
-class WorkloadSpec(_Strict):
-    """Which queries a run sends: seed sampling, sizes, timeout and the query mix."""
-
-    seeds: SeedsSpec = Field(default_factory=SeedsSpec)
-    seeds_per_query: int = Field(1, ge=1)
-    top_k: int = Field(10, ge=1)
-    timeout_s: Optional[PositiveDurationS] = 10.0
-    random_seed: int = 0
-    mix: list[QueryTypeSpec] = Field(default_factory=list)
-
-    @field_validator("mix")
-    @classmethod
-    def _unique_names(cls, mix: list[QueryTypeSpec]) -> list[QueryTypeSpec]:
-        seen: set[str] = set()
-        for item in mix:
-            if item.name in seen:
-                raise ValueError(f"query type name {item.name!r} appears twice; names must be unique")
-            seen.add(item.name)
-        return mix
-
-
-@dataclass(frozen=True)
-class QueryType:
-    """A query type resolved against the scenario: its model and sizes, ready to run."""
-
-    name: str
-    weight: float
-    model: SpreadModel
-    seeds_per_query: int
-    top_k: int
-
-
 # ------------------------------------------------------------------ thresholds
 # --------------------------------------------------------------------- speedup
 class SpeedupSpec(_Strict):
     """The scaling run: a fixed set of ``queries`` timed on each worker count.
 
     Speedup = time on 1 worker ÷ time on W workers, in the same run; 1 is
-    always measured (added if missing).  Speedup and efficiency thresholds
-    refer to the largest W.
+    always measured (the scaling run adds it, ``pspread.load.scaling.worker_counts``).
+    Speedup and efficiency thresholds refer to the largest W.
     """
 
     workers: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
@@ -284,7 +213,7 @@ class SpeedupSpec(_Strict):
     def _normalise(cls, workers: list[int]) -> list[int]:
         if any(w < 1 for w in workers):
             raise ValueError(f"worker counts must be >= 1, got {workers}")
-        return sorted(set(workers) | {1})
+        return sorted(set(workers))
 
     @property
     def max_workers(self) -> int:

@@ -97,7 +97,11 @@ class PhaseSpec(_Strict):
         return self.kind != "warmup"
 
     def ramp_segments(self) -> list[tuple[float, float, float]]:
-        """``(duration_s, from_qps, to_qps)`` segments of the arrival rate over the phase."""
+        """``(duration_s, from_qps, to_qps)`` segments of the arrival rate over the phase.
+
+        What the curve means -- its integral, its value at a time, the arrivals
+        it plans -- is ``pspread.load.schedule``'s (``expected_arrivals``, ``rate_at``).
+        """
         if self.kind == "ramp" and self.stages is not None:
             segments, rate = [], self.start_rate_qps or 0.0
             for stage in self.stages:
@@ -109,17 +113,5 @@ class PhaseSpec(_Strict):
         if self.rate_qps is not None:
             return [(float(self.duration_s or 0), self.rate_qps, self.rate_qps)]
         return []
-
-    def rate_at(self, t_s: float) -> float | None:
-        """The target arrival rate ``t_s`` seconds into the phase (None for closed-loop phases)."""
-        segments = self.ramp_segments()
-        if not segments:
-            return None
-        start = 0.0
-        for duration, lo, hi in segments:
-            if t_s < start + duration:
-                return lo + (hi - lo) * (t_s - start) / duration if duration > 0 else hi
-            start += duration
-        return segments[-1][2]
 
 

@@ -174,6 +174,11 @@ def print_summary(console: Console, results: Results, results_path: str | None =
     console.print(f"[bold]{escape(title)}[/]")
     for line in verdict_lines(results.thresholds) or ["  (no thresholds)"]:
         console.print(line, soft_wrap=True)
+    measured = [p.name for p in results.phases if p.measured]
+    if results.thresholds and measured and not searches:
+        excluded = [p.name for p in results.phases if not p.measured]
+        console.print(f"  [dim]untagged gates cover the measured phases together: {escape(', '.join(measured))}"
+                      + (f" (excluded: {escape(', '.join(excluded))})" if excluded else "") + "[/]", soft_wrap=True)
     console.print()
     body = [*(phase_lines(results.phases) if not searches else []), *scaling_lines(results.scaling),
             *[line for c in searches for line in capacity_lines(c)], *capacity_scaling_lines(results),
