@@ -137,7 +137,9 @@ var timing=window.__pspreadTiming;timing.plotly=performance.now();
 try{
  var figs=JSON.parse(document.getElementById('pspread-figures').textContent);
  for(var k=0;k<figs.length;k++){var f=figs[k];
-  await Plotly.newPlot(document.getElementById('fig-'+f.key),f.data,f.layout,{responsive:true,displaylogo:false});}
+  await Plotly.newPlot(document.getElementById('fig-'+f.key),f.data,f.layout,{responsive:true,displaylogo:false});
+  if(k===0){timing.first=performance.now();}
+  await new Promise(function(done){setTimeout(done,0);});}
  timing.drawn=performance.now();
  document.body.dataset.rendered=window.__pspreadErrors.length?'error':'ok';status.textContent='';
 }catch(e){window.__pspreadErrors.push(String(e));document.body.dataset.rendered='error';
