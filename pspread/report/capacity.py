@@ -117,8 +117,11 @@ def cpu_split(runs: Runs) -> Figure | None:
     """Per phase: CPU seconds of the queries' own work, of coordination (executor) and of load generation."""
     traces = []
     for i, (_, record) in enumerate(runs):
-        rows = [(str(p.get("name")), (p.get("resources") or {}).get("cpu")) for p in phases(record)]
-        rows = [(n, c) for n, c in rows if isinstance(c, Mapping)]
+        rows: list[tuple[str, Mapping[str, Any]]] = []
+        for p in phases(record):
+            split = (p.get("resources") or {}).get("cpu")
+            if isinstance(split, Mapping):
+                rows.append((str(p.get("name")), split))
         if not rows:
             continue
         for key, name in (("kernel_s", "kernel (query work)"), ("executor_s", "coordination"),

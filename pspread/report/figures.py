@@ -87,10 +87,10 @@ def offered_rate(phase: Mapping[str, Any], spec: Mapping[str, Any] | None) -> li
             segments.append((float(spec.get("duration_s") or 0.0), float(spec.get("start_rate_qps") or 0.0),
                              float(spec.get("end_rate_qps") or 0.0)))
     else:
-        rate = phase.get("planned_rate_qps") or (spec or {}).get("rate_qps")
-        if rate is None:
+        planned = phase.get("planned_rate_qps") or (spec or {}).get("rate_qps")
+        if planned is None:
             return None
-        return [num(rate) for _ in seconds]
+        return [num(planned) for _ in seconds]
     return [num(_rate_at(segments, s + 0.5)) for s in seconds]
 
 

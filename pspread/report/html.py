@@ -36,7 +36,7 @@ class ReportError(PspreadError):
 def plotly_js() -> str:
     """The vendored plotly.js bundle, safe to put inside a ``<script>`` element."""
     try:
-        source = resources.files("pspread.report").joinpath("vendor", PLOTLY_FILE).read_text(encoding="utf-8")
+        source = resources.files("pspread.report").joinpath("vendor").joinpath(PLOTLY_FILE).read_text(encoding="utf-8")
     except OSError as exc:
         raise ReportError(f"pspread's copy of plotly.js is missing ({exc}); reinstall pspread") from None
     return re.sub(r"</(script)", r"<\\/\1", source, flags=re.IGNORECASE)

@@ -93,7 +93,8 @@ def coarsen(x: Sequence[float], y: Sequence[float | None], how: str) -> tuple[li
     if n <= MAX_POINTS:
         return list(x), list(y)
     k = math.ceil(n / MAX_POINTS)
-    xs, ys = [], []
+    xs: list[float] = []
+    ys: list[float | None] = []
     for i in range(0, n, k):
         chunk = [v for v in y[i:i + k] if v is not None]
         xs.append(x[i])
@@ -120,9 +121,9 @@ def phase_offsets(record: Mapping[str, Any]) -> list[float]:
     """
     ps = phases(record)
     starts = [((p.get("driver") or {}).get("started_at")) for p in ps]
-    if ps and all(isinstance(s, (int, float)) for s in starts):
-        first = float(starts[0])
-        return [float(s) - first for s in starts]
+    stamps = [float(s) for s in starts if isinstance(s, (int, float))]
+    if ps and len(stamps) == len(ps):
+        return [s - stamps[0] for s in stamps]
     out, t = [], 0.0
     for p in ps:
         out.append(t)
