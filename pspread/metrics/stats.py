@@ -18,7 +18,8 @@ import numpy as np
 
 #: the percentiles every latency summary carries (k6 stat names are built from them)
 SUMMARY_PERCENTILES = (90.0, 95.0, 99.0, 99.9)
-#: the percentile spectrum a summary also keeps (HDR-style: each step halves the distance to 100%),
+#: the percentile spectrum a summary also keeps (HDR-style: each step divides the distance to 100% by
+#: sqrt(2), so 50, 75, 87.5, 93.75 ... % are among them, up to 99.999%),
 #: enough to draw the distribution of a run without keeping every sample in the results file
 SPECTRUM_PERCENTILES = (0.0, *(round(100.0 * (1.0 - 0.5 ** (k / 2.0)), 5) for k in range(1, 35)), 100.0)
 #: seconds of the sliding window behind the ``*_sliding_ms`` columns of a per-second series

@@ -230,7 +230,7 @@ def worker_latency(runs: Runs) -> Figure | None:
             if not lat:
                 continue
             x = [f"worker {w}" for w in workers]
-            for stat, style in (("med", "markers"), ("p99", "lines+markers")):
+            for stat, style in (("med", "markers"), ("p99", "markers")):
                 traces.append(Trace(label(runs, i, f"{p.get('name')} {stat}"), x,
                                     [num((lat.get(w) or {}).get(stat)) for w in workers], style))
     if not traces:

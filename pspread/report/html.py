@@ -7,7 +7,10 @@ plotting package installed.  The tables (verdicts, environment, comparison)
 are plain HTML and read without any script.  A small collector records every
 script error and ``console.error`` in ``window.__pspreadErrors``, and the page
 marks ``<body data-rendered="ok">`` once every plot is drawn: what the browser
-test waits for and checks.
+test waits for and checks.  Plots are drawn one at a time in page order,
+yielding to the browser between them, so the first screen shows while the
+rest are still drawn; ``window.__pspreadTiming`` keeps when plotly was ready,
+the first plot drawn and the last.
 """
 
 from __future__ import annotations
