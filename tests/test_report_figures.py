@@ -246,3 +246,21 @@ def test_every_figure_of_a_soak_has_points(soak):
     assert {f.key for f in figs} == {"latency", "rate", "anomalies", "distribution", "worker-load", "worker-latency",
                                      "kind-latency", "kind-load", "cpu-split", "cpu-time", "memory-time"}
     assert all(f.points > 0 for f in figs)
+
+
+def test_the_sampler_records_each_process_over_time():
+    import os
+
+    from pspread.load.resources import ResourceSampler
+
+    sampler = ResourceSampler(lambda: [os.getpid()], interval_s=60.0)   # no thread: samples taken by hand
+    sampler.begin_phase()
+    sampler.sample()
+    sampler.sample()
+    phase = sampler.end_phase()                                         # takes a third sample
+    rows = phase.to_dict()["process_series"]
+    assert list(rows) == ["parent"]                                     # this process is not also a worker
+    assert len(rows["parent"]) == 3
+    times = [r[0] for r in rows["parent"]]
+    assert times == sorted(times) and all(r[2] > 0 for r in rows["parent"])
+    assert [r[1] for r in phase.series] == [r[2] for r in rows["parent"]]   # total RSS = the one process's RSS
