@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pspread.metrics.stats import per_second, summarize
-from pspread.results.model import Results
+from pspread.results.model import SCHEMA_VERSION, Results
 
 ENVIRONMENT = {"cpu_model": "Test CPU", "cores_logical": 2, "cores_physical": 2, "cores_usable": 2,
                "memory_total_mb": 24000.0, "platform": "Linux-test", "python": "3.11.7",
@@ -42,11 +42,12 @@ def phase_record(name: str, kind: str, seconds: int, rate: float, seed: int, *, 
                                            "p99": float(np.percentile(lat[worker == w], 99)),
                                            "max": float(lat[worker == w].max())} for w in (0, 1)},
         "planned_rate_qps": rate,
-        "driver": {"model": "open", "planned": n, "late_starts": 7, "dropped": 3, "started_at": start,
-                   "duration_s": float(seconds)},
+        "driver": {"model": "open", "planned": n, "submitted": n - 3, "completed": n - 3, "late_starts": 7,
+                   "dropped": 3, "started_at": start, "submitted_until": start + seconds,
+                   "ended_at": start + seconds, "drained": True, "stopped": False, "duration_s": float(seconds)},
         "resources": {
             "cpu": {"all_s": 3.0 * seconds / 10, "kernel_s": 2.0 * seconds / 10, "executor_s": 0.6 * seconds / 10,
-                    "load_s": 0.4 * seconds / 10},
+                    "load_s": 0.4 * seconds / 10, "parent_s": 1.0 * seconds / 10, "workers_s": 2.0 * seconds / 10},
             "series": [[float(s), 500_000_000 + int(s) * 1000, 20.0, 80.0] for s in samples],
             "process_series": {role: [[float(s), cpu + (s % 3), int(base + s * 100)] for s in samples]
                                for role, cpu, base in (("parent", 20.0, 150e6), ("worker 0", 40.0, 170e6),
@@ -57,6 +58,7 @@ def phase_record(name: str, kind: str, seconds: int, rate: float, seed: int, *, 
         kinds = rng.integers(0, 2, n)
         record["per_kind"] = {
             name_: {"total": int((kinds == k).sum()), "errors": int(((kinds == k) & ~ok).sum()),
+                    "error_rate": float(((kinds == k) & ~ok).sum() / max(1, (kinds == k).sum())),
                     "latency_ms": summarize(lat[(kinds == k) & ok]).to_dict(),
                     "throughput_qps": float(((kinds == k) & ok).sum() / seconds)}
             for k, name_ in enumerate(("lookup", "expand"))}
@@ -66,13 +68,14 @@ def phase_record(name: str, kind: str, seconds: int, rate: float, seed: int, *, 
 def _results(name: str, phases: list[dict[str, Any]], **extra: Any) -> Results:
     measured = [p for p in phases if p["measured"]]
     summary: dict[str, Any] = {"total": sum(p["total"] for p in measured), "errors": sum(p["errors"] for p in measured),
+                               "error_rate": 0.01,
                                "throughput_qps": measured[0]["throughput_qps"] if measured else 0.0,
                                "latency_ms": measured[0]["latency_ms"] if measured else summarize([]).to_dict()}
     summary.update(extra.pop("summary", {}))
-    data = {"schema_version": 1, "scenario_name": name, "status": "complete", "exit_status": 0,
+    data = {"schema_version": SCHEMA_VERSION, "scenario_name": name, "status": "complete", "exit_status": 0,
             "started_utc": "2026-12-01T10:00:00.000000Z", "finished_utc": "2026-12-01T10:10:20.000000Z",
             "environment": ENVIRONMENT, "scenario": {"name": name, "phases": extra.pop("specs", [])},
-            "summary": summary, "phases": phases, "workers": [], "scaling": None,
+            "summary": summary, "phases": phases, "workers": [],
             "thresholds": [{"metric": "latency_ms", "threshold": "p(99)<50", "status": "pass", "observed": 6.5,
                             "reason": ""},
                            {"metric": "speedup", "threshold": "value>=4", "status": "skipped", "observed": None,
@@ -110,7 +113,7 @@ def stress() -> Results:
                 "first_failing_qps": 680.0, "precision": 0.1, "elapsed_s": 12.0, "note": "",
                 "probes": [{"rate_qps": r, "achieved_qps": a, "latency_ms": lat, "error_rate": e, "passed": ok,
                             "reason": "" if ok else "latency_ms: p(99)<250 observed"} for r, a, lat, e, ok in PROBES]}
-    return _results("stress", phases, summary={"capacity": capacity})
+    return _results("stress", phases, capacity=capacity)
 
 
 def speedup() -> Results:
@@ -119,7 +122,8 @@ def speedup() -> Results:
               {"workers": 2, "time_s": 0.55, "qps": 3636.0, "speedup": 1.82, "efficiency": 0.91, "skipped": None},
               {"workers": 4, "time_s": None, "qps": None, "speedup": None, "efficiency": None,
                "skipped": "needs 4 cores"}]
-    scaling = {"queries": 2000, "cores": 2, "workers": [1, 2, 4], "points": points, "speedup": [1.0, 1.82],
-               "efficiency": [1.0, 0.91], "usl": {"sigma": 0.0989, "kappa": 0.0, "peak_workers": None, "points": 2,
+    scaling = {"queries": 2000, "cores": 2, "workers": [1, 2, 4], "points": points, "speedup": [1.0, 1.82, None],
+               "time_s": [1.0, 0.55, None], "efficiency": [1.0, 0.91, None],
+               "usl": {"sigma": 0.0989, "kappa": 0.0, "peak_workers": None, "points": 2,
                                                   "note": "kappa fixed at 0 (2 points)", "lambda": 2000.0}}
     return _results("speedup", [], scaling=scaling)

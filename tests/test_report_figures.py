@@ -264,3 +264,22 @@ def test_the_sampler_records_each_process_over_time():
     times = [r[0] for r in rows["parent"]]
     assert times == sorted(times) and all(r[2] > 0 for r in rows["parent"])
     assert [r[1] for r in phase.series] == [r[2] for r in rows["parent"]]   # total RSS = the one process's RSS
+
+
+def test_a_stress_run_per_worker_count_plots_each_search():
+    record = rd.stress().to_dict()
+    other = dict(record["capacity"], workers=2, knee_qps=900.0)
+    record["capacity_by_workers"] = [dict(record["capacity"], workers=1), other]
+    fig = capacity.capacity_latency([("run", record)])
+    names = {t.name for t in fig.traces}
+    assert {"1 workers, latency, passed", "2 workers, latency, passed"} <= names
+    assert [x for x, _ in fig.vlines] == [560.0, 900.0]
+
+
+def test_a_soak_record_gets_its_drift_table(soak):
+    record = soak.to_dict()
+    record["soak"] = {"rate_qps": 100.0, "duration_s": 600.0, "p99_first_ms": 5.0, "p99_last_ms": 5.5,
+                      "rss_first_mb": 500.0, "rss_last_mb": 505.0, "rss_growth": 0.01, "latency_drift": 0.1}
+    table = {t.key: t for t in build_tables([("run", record)])["load"]}["soak"]
+    assert table.rows == [["run", "100.0", "600", "5.00", "5.50", "+10.0%", "500.0", "505.0", "+1.00%"]]
+    assert "soak" not in {t.key for t in build_tables([("run", soak.to_dict())])["load"]}

@@ -47,6 +47,9 @@ def build_tables(runs: Sequence[tuple[str, Mapping[str, Any]]],
     out = {"verdict": verdict, "context": [tables.environment(runs)]}
     if any(r.get("phases") for _, r in runs):
         out["load"] = [tables.phase_table(runs)]
+    drift = tables.soak(runs)
+    if drift is not None:
+        out.setdefault("load", []).append(drift)
     return out
 
 

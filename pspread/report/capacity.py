@@ -16,33 +16,43 @@ Runs = Sequence[tuple[str, Mapping[str, Any]]]
 MB = 1024 * 1024
 
 
-def _capacity(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    cap = (record.get("summary") or {}).get("capacity")
-    return cap if isinstance(cap, Mapping) and cap.get("probes") else None
+def searches(record: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The run's capacity searches with probes: one per worker count (``capacity_by_workers``), else the one."""
+    by_workers = [c for c in record.get("capacity_by_workers") or [] if isinstance(c, Mapping) and c.get("probes")]
+    if len(by_workers) > 1:
+        return [(f"{c.get('workers')} workers, ", c) for c in by_workers]
+    cap = record.get("capacity")
+    return [("", cap)] if isinstance(cap, Mapping) and cap.get("probes") else []
+
+
+def _probes(cap: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return sorted(cap["probes"], key=lambda p: float(p.get("rate_qps") or 0.0))
 
 
 def capacity_latency(runs: Runs) -> Figure | None:
     """Each stress probe's gated latency and error rate against its offered rate; the knee as a line."""
-    traces, vlines, note = [], [], ""
+    traces: list[Trace] = []
+    vlines: list[tuple[float, str]] = []
+    note = ""
     for i, (_, record) in enumerate(runs):
-        cap = _capacity(record)
-        if cap is None:
-            continue
-        probes = sorted(cap["probes"], key=lambda p: float(p.get("rate_qps") or 0.0))
-        gate = str(cap.get("latency_gate") or "latency")
-        for passed, name in ((True, "passed"), (False, "failed")):
-            chosen = [p for p in probes if bool(p.get("passed")) == passed]
-            traces.append(Trace(label(runs, i, f"latency, {name}"), [num(p.get("rate_qps")) for p in chosen],
-                                [num(p.get("latency_ms")) for p in chosen], "markers",
-                                text=[str(p.get("reason") or name) for p in chosen]))
-        traces.append(Trace(label(runs, i, "latency"), [num(p.get("rate_qps")) for p in probes],
-                            [num(p.get("latency_ms")) for p in probes], "dash"))
-        traces.append(Trace(label(runs, i, "error rate (%)"), [num(p.get("rate_qps")) for p in probes],
-                            [num(100.0 * float(p.get("error_rate") or 0.0)) for p in probes], "lines+markers",
-                            axis="y2"))
-        if cap.get("knee_qps") is not None:
-            vlines.append((num(cap["knee_qps"]) or 0.0, label(runs, i, f"knee {float(cap['knee_qps']):.0f} q/s")))
-        note = f"Gates: {gate}; {cap.get('error_gate') or 'no error gate'}."
+        for prefix, cap in searches(record):
+            probes = _probes(cap)
+            for passed, name in ((True, "passed"), (False, "failed")):
+                chosen = [p for p in probes if bool(p.get("passed")) == passed]
+                traces.append(Trace(label(runs, i, f"{prefix}latency, {name}"),
+                                    [num(p.get("rate_qps")) for p in chosen],
+                                    [num(p.get("latency_ms")) for p in chosen],
+                                    "markers", text=[str(p.get("reason") or name) for p in chosen]))
+            rates = [num(p.get("rate_qps")) for p in probes]
+            traces.append(Trace(label(runs, i, f"{prefix}latency"), rates, [num(p.get("latency_ms")) for p in probes],
+                                "dash"))
+            traces.append(Trace(label(runs, i, f"{prefix}error rate (%)"), rates,
+                                [num(100.0 * float(p.get("error_rate") or 0.0)) for p in probes], "lines+markers",
+                                axis="y2"))
+            if cap.get("knee_qps") is not None:
+                vlines.append((num(cap["knee_qps"]) or 0.0,
+                               label(runs, i, f"{prefix}knee {float(cap['knee_qps']):.0f} q/s")))
+            note = f"Gates: {cap.get('latency_gate') or 'latency'}; {cap.get('error_gate') or 'no error gate'}."
     if not traces:
         return None
     return Figure("capacity", "capacity", "Stress probes: latency and errors against offered rate",
@@ -55,13 +65,11 @@ def capacity_throughput(runs: Runs) -> Figure | None:
     traces = []
     top = 0.0
     for i, (_, record) in enumerate(runs):
-        cap = _capacity(record)
-        if cap is None:
-            continue
-        probes = sorted(cap["probes"], key=lambda p: float(p.get("rate_qps") or 0.0))
-        top = max([top] + [float(p.get("rate_qps") or 0.0) for p in probes])
-        traces.append(Trace(label(runs, i, "answered"), [num(p.get("rate_qps")) for p in probes],
-                            [num(p.get("achieved_qps")) for p in probes], "lines+markers"))
+        for prefix, cap in searches(record):
+            probes = _probes(cap)
+            top = max([top] + [float(p.get("rate_qps") or 0.0) for p in probes])
+            traces.append(Trace(label(runs, i, f"{prefix}answered"), [num(p.get("rate_qps")) for p in probes],
+                                [num(p.get("achieved_qps")) for p in probes], "lines+markers"))
     if not traces:
         return None
     traces.append(Trace("answered = offered", [0.0, num(top)], [0.0, num(top)], "dash"))

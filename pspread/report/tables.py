@@ -57,7 +57,8 @@ def headline(runs: Runs) -> Table:
         lat = s.get("latency_ms") or {}
         counts = [str(t.get("status")) for t in record.get("thresholds") or []]
         verdict = "fail" if "fail" in counts else ("pass" if record.get("status") == "complete" else "")
-        rows.append([name, str(record.get("status")), fmt(record.get("exit_status")), fmt(s.get("total")),
+        status = str(record.get("status")) + (f" ({record['error']})" if record.get("error") else "")
+        rows.append([name, status, fmt(record.get("exit_status")), fmt(s.get("total")),
                      fmt(s.get("errors")), fmt(s.get("throughput_qps"), 1), fmt(lat.get("med")),
                      fmt(lat.get("p(95)")), fmt(lat.get("p(99)")), fmt(lat.get("max"))])
         classes.append(verdict)
@@ -79,6 +80,24 @@ def phase_table(runs: Runs) -> Table:
                          fmt(driver.get("late_starts")), fmt(driver.get("dropped"))])
     return Table("phases", "Phases", ["run", "phase", "kind", "queries", "errors", "q/s", "p50 ms", "p99 ms",
                                       "max ms", "late", "dropped"], rows, [""] * len(rows))
+
+
+def soak(runs: Runs) -> Table | None:
+    """A soak's drift: p99 and memory of the first against the last tenth of its steady phase."""
+    rows = []
+    for name, record in runs:
+        s = record.get("soak")
+        if isinstance(s, Mapping):
+            drift, growth = s.get("latency_drift"), s.get("rss_growth")
+            rows.append([name, fmt(s.get("rate_qps"), 1), fmt(s.get("duration_s"), 0), fmt(s.get("p99_first_ms")),
+                         fmt(s.get("p99_last_ms")), "–" if drift is None else f"{100 * drift:+.1f}%",
+                         fmt(s.get("rss_first_mb"), 1), fmt(s.get("rss_last_mb"), 1),
+                         "–" if growth is None else f"{100 * growth:+.2f}%"])
+    if not rows:
+        return None
+    return Table("soak", "Soak drift (first tenth → last tenth)",
+                 ["run", "q/s", "seconds", "p99 first ms", "p99 last ms", "p99 drift", "RSS first MB", "RSS last MB",
+                  "RSS growth"], rows, [""] * len(rows))
 
 
 def environment(runs: Runs) -> Table:
