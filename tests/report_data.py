@@ -124,6 +124,6 @@ def speedup() -> Results:
                "skipped": "needs 4 cores"}]
     scaling = {"queries": 2000, "cores": 2, "workers": [1, 2, 4], "points": points, "speedup": [1.0, 1.82, None],
                "time_s": [1.0, 0.55, None], "efficiency": [1.0, 0.91, None],
-               "usl": {"sigma": 0.0989, "kappa": 0.0, "peak_workers": None, "points": 2,
-                                                  "note": "kappa fixed at 0 (2 points)", "lambda": 2000.0}}
+               "usl": {"sigma": 0.0989, "kappa": 0.0, "peak_workers": None, "points": 3, "note": "",
+                       "lambda": 2000.0}}
     return _results("speedup", [], scaling=scaling)
