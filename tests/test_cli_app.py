@@ -17,7 +17,7 @@ runner = CliRunner()
 
 #: every command module, in the order they were registered before registration became lazy
 MODULES = ["pspread.cli.graph_cmd", "pspread.cli.query_cmd", "pspread.cli.bench_cmd", "pspread.cli.scenarios_cmd",
-           "pspread.cli.compare_cmd", "pspread.cli.run_cmd"]
+           "pspread.cli.compare_cmd", "pspread.cli.report_cmd", "pspread.cli.run_cmd"]
 
 
 def _eager() -> typer.Typer:

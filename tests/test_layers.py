@@ -27,11 +27,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "execution": frozenset({"engine"}),
     "scenario": frozenset({"engine", "metrics"}),
     "results": frozenset({"metrics"}),
+    "report": frozenset({"results"}),
     "load": frozenset({"engine", "execution", "metrics", "results", "scenario"}),
     "session": frozenset({"execution", "load", "metrics", "results", "scenario"}),
     "ui": frozenset({"load", "metrics", "results", "scenario"}),
     "bench": frozenset({"engine", "execution", "load"}),
-    "cli": frozenset({"bench", "engine", "load", "results", "scenario", "session", "ui"}),
+    "cli": frozenset({"bench", "engine", "load", "report", "results", "scenario", "session", "ui"}),
 }
 OPEN_TO_ALL = "errors"
 

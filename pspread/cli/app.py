@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("pspread.cli.query_cmd", "Spread activation from the seeds and print the top-k nodes."),
     "compare": ("pspread.cli.compare_cmd",
                 "Compare a run with a baseline; exit 1 only on a change beyond tolerance that is also significant."),
+    "report": ("pspread.cli.report_cmd",
+               "Write one self-contained HTML report (plots, gates, environment) of results files; works offline."),
     "run": ("pspread.cli.run_cmd",
             "Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."),
     "stress": ("pspread.cli.run_cmd",

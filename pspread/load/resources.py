@@ -38,6 +38,9 @@ class PhaseResources:
     workers_cpu_percent)`` at each sample; ``rss_growth`` compares the mean
     total RSS of the last tenth of the phase with the first tenth (soak runs).
     ``cpu``: the phase's CPU split (None without an executor to ask).
+    ``process_series``: per process role (``parent``, ``worker 0`` ...) the
+    rows ``(t_offset_s, cpu_percent, rss_bytes)`` of each sample, for the
+    report's per-process CPU and memory plots.
     """
 
     parent_cpu_s: float
@@ -48,6 +51,7 @@ class PhaseResources:
     processes: list[ProcessSample] = field(default_factory=list)
     series: list[tuple[float, int, float, float]] = field(default_factory=list)
     cpu: CpuSplit | None = None
+    process_series: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)
 
     @property
     def load_generation(self) -> float | None:
@@ -61,6 +65,7 @@ class PhaseResources:
             "rss_growth": self.rss_growth,
             "processes": [p.__dict__ for p in self.processes],
             "series": [list(r) for r in self.series],
+            "process_series": {role: [list(r) for r in rows] for role, rows in self.process_series.items()},
         }
 
 
@@ -82,6 +87,7 @@ class ResourceSampler:
         self._lock = threading.Lock()
         self._latest: list[ProcessSample] = []
         self._series: list[tuple[float, int, float, float]] = []
+        self._process_series: dict[str, list[tuple[float, float, int]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._phase_t0 = time.perf_counter()
@@ -133,6 +139,8 @@ class ResourceSampler:
         with self._lock:
             self._latest = rows
             self._series.append((t, total_rss, rows[0].cpu_percent, sum(r.cpu_percent for r in rows[1:])))
+            for r in rows:
+                self._process_series.setdefault(r.role, []).append((t, r.cpu_percent, r.rss_bytes))
         return rows
 
     def latest(self) -> list[ProcessSample]:
@@ -157,6 +165,7 @@ class ResourceSampler:
             self._meter = CpuMeter(self._executor)
         with self._lock:
             self._series = []
+            self._process_series = {}
             self._phase_t0 = time.perf_counter()
 
     def end_phase(self) -> PhaseResources:
@@ -168,6 +177,7 @@ class ResourceSampler:
         workers = sum(v - self._phase_cpu0.get(pid, 0.0) for pid, v in now.items() if pid != me)
         with self._lock:
             series = list(self._series)
+            process_series = {role: list(rows) for role, rows in self._process_series.items()}
         rss = [r[1] for r in series]
         growth = None
         if len(rss) >= 4:
@@ -179,4 +189,5 @@ class ResourceSampler:
             parent_cpu_s=parent, workers_cpu_s=workers,
             coordination_overhead=split.coordination_overhead if split is not None else None,
             peak_rss_bytes=max(rss) if rss else 0, rss_growth=growth, processes=rows, series=series, cpu=split,
+            process_series=process_series,
         )

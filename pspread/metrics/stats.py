@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
 #: the percentiles every latency summary carries (k6 stat names are built from them)
 SUMMARY_PERCENTILES = (90.0, 95.0, 99.0, 99.9)
+#: the percentile spectrum a summary also keeps (HDR-style: each step divides the distance to 100% by
+#: sqrt(2), so 50, 75, 87.5, 93.75 ... % are among them, up to 99.999%),
+#: enough to draw the distribution of a run without keeping every sample in the results file
+SPECTRUM_PERCENTILES = (0.0, *(round(100.0 * (1.0 - 0.5 ** (k / 2.0)), 5) for k in range(1, 35)), 100.0)
+#: seconds of the sliding window behind the ``*_sliding_ms`` columns of a per-second series
+SLIDING_WINDOW_S = 10
 
 
 def percentile(samples: Sequence[float] | np.ndarray, q: float) -> float:
@@ -46,19 +52,26 @@ class LatencySummary:
     p99: float | None
     p999: float | None
     max: float | None
+    #: ``(percentile, ms)`` pairs at ``SPECTRUM_PERCENTILES`` (those the sample size resolves); the report's
+    #: distribution plot.  Empty in summaries read from files written before it was recorded.
+    spectrum: tuple[tuple[float, float], ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """k6-style keys (``p(99)``), which thresholds on summaries look up directly."""
-        return {
+        out: dict[str, Any] = {
             "count": self.count, "min": self.min, "avg": self.avg, "med": self.med,
             "p(90)": self.p90, "p(95)": self.p95, "p(99)": self.p99, "p(99.9)": self.p999, "max": self.max,
         }
+        if self.spectrum:
+            out["spectrum"] = [[q, v] for q, v in self.spectrum]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LatencySummary":
+        spectrum = tuple((float(q), float(v)) for q, v in data.get("spectrum") or ())
         return cls(count=int(data["count"]), min=data.get("min"), avg=data.get("avg"), med=data.get("med"),
                    p90=data.get("p(90)"), p95=data.get("p(95)"), p99=data.get("p(99)"),
-                   p999=data.get("p(99.9)"), max=data.get("max"))
+                   p999=data.get("p(99.9)"), max=data.get("max"), spectrum=spectrum)
 
 
 def summarize(latencies_ms: Sequence[float] | np.ndarray) -> LatencySummary:
@@ -67,9 +80,12 @@ def summarize(latencies_ms: Sequence[float] | np.ndarray) -> LatencySummary:
     if arr.size == 0:
         return LatencySummary(0, None, None, None, None, None, None, None, None)
     p50, p90, p95, p99, p999 = (float(v) for v in np.percentile(arr, [50.0, *SUMMARY_PERCENTILES]))
+    # a percentile q is resolved when at least one sample lies above it: 1 / (1 - q) <= count
+    resolved = [q for q in SPECTRUM_PERCENTILES if q == 100.0 or 1.0 / (1.0 - q / 100.0) <= arr.size]
+    spectrum = tuple(zip(resolved, (float(v) for v in np.percentile(arr, resolved))))
     return LatencySummary(
         count=int(arr.size), min=float(arr.min()), avg=float(arr.mean()), med=p50,
-        p90=p90, p95=p95, p99=p99, p999=p999, max=float(arr.max()),
+        p90=p90, p95=p95, p99=p99, p999=p999, max=float(arr.max()), spectrum=spectrum,
     )
 
 
@@ -82,6 +98,14 @@ def error_rate(errors: int, total: int) -> float:
 
 # ------------------------------------------------------------ per-second series
 _SERIES_COLUMNS = ("second", "count", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+#: percentiles over the last ``SLIDING_WINDOW_S`` seconds at each second (the report plots them); a series
+#: read from a file written before they were recorded has them empty
+_SLIDING_COLUMNS = ("p50_sliding_ms", "p95_sliding_ms", "p99_sliding_ms")
+
+
+def _empty() -> np.ndarray:
+    return np.zeros(0, dtype=np.float64)
+
 
 @dataclass(frozen=True, eq=False)
 class Series:
@@ -89,6 +113,9 @@ class Series:
 
     ``second[i]`` is the bucket's start (seconds from the phase start); empty
     seconds are kept with zero counts and NaN latencies so plots show gaps.
+    ``p*_sliding_ms[i]``: the percentile of every OK sample of seconds
+    ``i - SLIDING_WINDOW_S + 1`` to ``i`` (one second alone is noisy; the
+    window shows the trend without hiding a spike the per-second max shows).
     """
 
     second: np.ndarray
@@ -98,6 +125,9 @@ class Series:
     p95_ms: np.ndarray
     p99_ms: np.ndarray
     max_ms: np.ndarray
+    p50_sliding_ms: np.ndarray = field(default_factory=_empty)
+    p95_sliding_ms: np.ndarray = field(default_factory=_empty)
+    p99_sliding_ms: np.ndarray = field(default_factory=_empty)
 
     def __len__(self) -> int:
         return int(self.second.size)
@@ -105,7 +135,8 @@ class Series:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Series):
             return NotImplemented
-        return all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=True) for k in _SERIES_COLUMNS)
+        return all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=True)
+                   for k in _SERIES_COLUMNS + _SLIDING_COLUMNS)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -117,7 +148,9 @@ class Series:
     def to_dict(self) -> dict[str, list[Any]]:
         """Columns as plain lists; NaN becomes None so the result is valid JSON."""
         out: dict[str, list[Any]] = {}
-        for name in _SERIES_COLUMNS:
+        for name in _SERIES_COLUMNS + _SLIDING_COLUMNS:
+            if name in _SLIDING_COLUMNS and not getattr(self, name).size:
+                continue
             values = getattr(self, name).tolist()
             out[name] = [None if isinstance(v, float) and math.isnan(v) else v for v in values]
         return out
@@ -132,6 +165,7 @@ class Series:
             count=np.asarray(data.get("count", []), dtype=np.int64),
             errors=np.asarray(data.get("errors", []), dtype=np.int64),
             p50_ms=floats("p50_ms"), p95_ms=floats("p95_ms"), p99_ms=floats("p99_ms"), max_ms=floats("max_ms"),
+            **{name: floats(name) for name in _SLIDING_COLUMNS},
         )
 
 
@@ -156,7 +190,7 @@ def per_second(times_s: Sequence[float] | np.ndarray, latencies_ms: Sequence[flo
         n = max(n, int(math.ceil(duration_s - 1e-9)))
     count = np.bincount(bucket, minlength=n)[:n] if n else np.zeros(0, np.int64)
     errors = np.bincount(bucket[~good], minlength=n)[:n] if n else np.zeros(0, np.int64)
-    cols = np.full((4, n), np.nan)
+    cols = np.full((7, n), np.nan)
     ok_bucket, ok_lat = bucket[good], lat[good]
     order = np.argsort(ok_bucket, kind="stable")
     ok_bucket, ok_lat = ok_bucket[order], ok_lat[order]
@@ -166,8 +200,12 @@ def per_second(times_s: Sequence[float] | np.ndarray, latencies_ms: Sequence[flo
         if chunk.size:
             cols[:3, second] = np.percentile(chunk, [50.0, 95.0, 99.0])
             cols[3, second] = chunk.max()
+        window = ok_lat[edges[max(0, second - SLIDING_WINDOW_S + 1)]:edges[second + 1]]
+        if window.size:
+            cols[4:, second] = np.percentile(window, [50.0, 95.0, 99.0])
     return Series(second=np.arange(n, dtype=np.int64), count=count.astype(np.int64),
-                  errors=errors.astype(np.int64), p50_ms=cols[0], p95_ms=cols[1], p99_ms=cols[2], max_ms=cols[3])
+                  errors=errors.astype(np.int64), p50_ms=cols[0], p95_ms=cols[1], p99_ms=cols[2], max_ms=cols[3],
+                  p50_sliding_ms=cols[4], p95_sliding_ms=cols[5], p99_sliding_ms=cols[6])
 
 
 # ------------------------------------------------------------- scaling figures

@@ -47,6 +47,9 @@ class LatencyRecord(Record):
     p99: Optional[float] = Field(None, alias="p(99)")
     p999: Optional[float] = Field(None, alias="p(99.9)")
     max: Optional[float] = None
+    #: (percentile, ms) at ``pspread.metrics.stats.SPECTRUM_PERCENTILES``, as far as the count resolves: the
+    #: report's distribution plot (empty in files written before it was recorded)
+    spectrum: list[tuple[float, float]] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -76,6 +79,10 @@ class SeriesRecord(Record):
     p95_ms: list[Optional[float]] = []
     p99_ms: list[Optional[float]] = []
     max_ms: list[Optional[float]] = []
+    #: percentiles over the last 10 s at each second (``stats.SLIDING_WINDOW_S``); empty in older files
+    p50_sliding_ms: list[Optional[float]] = []
+    p95_sliding_ms: list[Optional[float]] = []
+    p99_sliding_ms: list[Optional[float]] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -143,6 +150,8 @@ class ResourcesRecord(Record):
     rss_growth: Optional[float] = None
     processes: list[ProcessRecord] = []
     series: list[tuple[float, int, float, float]] = []
+    #: per process role (``parent``, ``worker 0`` ...): rows (t_s, CPU %, RSS bytes) at each sample
+    process_series: dict[str, list[tuple[float, float, int]]] = {}
 
 
 class WorkerLatency(Record):
