@@ -127,8 +127,10 @@ def test_outputs_are_checked_before_the_run_and_never_overwritten(app, tmp_path:
     assert json.loads((tmp_path / "missing-folder" / "x" / "out.json").read_text())["status"] == "complete"
     assert (tmp_path / "r.md").stat().st_mode & 0o777 == 0o666 & ~_umask()
     res = runner.invoke(app, ["run", str(_write(tmp_path)), "--results-dir", str(tmp_path / "r"), "--plain",
-                              "--json", str(existing), "--force"])
+                              "--json", str(existing), "--force", "--report", str(tmp_path / "run.html")])
     assert res.exit_code == 0 and json.loads(existing.read_text())["scenario_name"] == "tiny"
+    html = (tmp_path / "run.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "tiny" in html and "<script src=" not in html
 
 
 def _umask() -> int:

@@ -48,8 +48,9 @@ SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="URL
 JsonOpt = Annotated[Optional[str], typer.Option("--json", metavar="FILE|-", help="Also write the results JSON here (- for stdout).")]
 MarkdownOpt = Annotated[Optional[str], typer.Option("--markdown", metavar="FILE|-", help="Write a Markdown summary here, for CI job pages (- for stdout).")]
 CsvOpt = Annotated[Optional[str], typer.Option("--csv", metavar="FILE|-", help="Write the per-second series of every phase as CSV (- for stdout).")]
+ReportOpt = Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Also write an HTML report of this run (plots; works offline), as `pspread report` does.")]
 JunitOpt = Annotated[Optional[str], typer.Option("--junit", metavar="FILE|-", help="Write the gates as JUnit XML (one testcase per gate; skipped gates as skipped).")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace existing --json/--markdown/--csv/--junit files.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace existing --json/--markdown/--csv/--junit/--report files.")]
 StrictOpt = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="A SKIPPED gate fails the run (exit 1); default: the scenario's `strict` key.", show_default=False)]
 ResultsOpt = Annotated[Path, typer.Option("--results-dir", metavar="DIR", help="Folder for the results file (never overwritten).")]
 PlainOpt = Annotated[bool, typer.Option("--plain", help="One line a second instead of the live table (automatic when stdout is not a terminal).")]
@@ -60,8 +61,9 @@ class Outputs:
     """The files a command writes besides its results file, checked before the run and written after it."""
 
     def __init__(self, json_out: str | None, markdown: str | None, csv_out: str | None, force: bool,
-                 junit: str | None = None) -> None:
+                 junit: str | None = None, report: Path | None = None) -> None:
         self.targets: list[tuple[str, str, Callable[[Results], str]]] = []
+        self.report = check_output(report, force=force, what="--report") if report is not None else None
         for flag, path, render in (("--json", json_out, _json_text), ("--markdown", markdown, to_markdown),
                                    ("--csv", csv_out, to_csv), ("--junit", junit, to_junit)):
             if path is None:
@@ -78,6 +80,10 @@ class Outputs:
                 sys.stdout.flush()
             else:
                 write_text_atomic(path, render(results))
+        if self.report is not None:
+            from pspread.report import write_report  # plotting code is imported only when a report is asked for
+
+            write_report([results], self.report)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:  # GitHub Actions shows this file on the job's page
             try:
@@ -136,13 +142,14 @@ def _run_with_view(view: LiveView, run: Callable[[], Results]) -> Callable[[], R
 def run_command(
     scenario: ScenarioArg = None, workers: WorkersOpt = None, duration: DurationOpt = None, rate: RateOpt = None,
     executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None, csv_out: CsvOpt = None,
-    junit: JunitOpt = None, force: ForceOpt = False, results_dir: ResultsOpt = Path("results"),
-    plain: PlainOpt = False, set_: SetOpt = None, scheduler: SchedulerOpt = None, strict: StrictOpt = None,
+    junit: JunitOpt = None, report: ReportOpt = None, force: ForceOpt = False,
+    results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
+    scheduler: SchedulerOpt = None, strict: StrictOpt = None,
 ) -> None:
     """Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."""
     if scheduler is not None and executor is None:
         executor = "dask"
-    outputs = Outputs(json_out, markdown, csv_out, force, junit)
+    outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
     session, console, view = _prepare(
         scenario, {"workers": workers, "duration": duration, "rate": rate, "executor.kind": executor,
                    "executor.scheduler": scheduler}, set_, results_dir, plain, outputs, strict)
@@ -165,12 +172,13 @@ def speedup_command(
     queries: Annotated[Optional[int], typer.Option("--queries", "-n", min=1, metavar="N", help="Size of the fixed query set.")] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, metavar="N", help="Time each count this often; the median counts.")] = 1,
     executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None, csv_out: CsvOpt = None,
-    junit: JunitOpt = None, force: ForceOpt = False, results_dir: ResultsOpt = Path("results"),
-    plain: PlainOpt = False, set_: SetOpt = None, strict: StrictOpt = None,
+    junit: JunitOpt = None, report: ReportOpt = None, force: ForceOpt = False,
+    results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
+    strict: StrictOpt = None,
 ) -> None:
     """Speedup and efficiency of W workers over 1 on one fixed query set; counts above the cores are SKIPPED."""
     counts = _parse_workers(workers)
-    outputs = Outputs(json_out, markdown, csv_out, force, junit)
+    outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
     session, console, view = _prepare(scenario, {"executor.kind": executor}, set_, results_dir, plain, outputs,
                                       strict)
     console.print(f"speedup run: fixed queries at saturation on {', '.join(map(str, counts))} workers")
@@ -194,8 +202,9 @@ def stress_command(
     probe: Annotated[str, typer.Option("--probe", metavar="DURATION", help="Length of each capacity probe.")] = "3s",
     workers: Annotated[Optional[str], typer.Option("--workers", "-w", metavar="N[,N...]", help="Worker processes; several (1,2,4) find one knee per count and report capacity scaling.")] = None,
     executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None,
-    csv_out: CsvOpt = None, junit: JunitOpt = None, force: ForceOpt = False, results_dir: ResultsOpt = Path("results"),
-    plain: PlainOpt = False, set_: SetOpt = None, strict: StrictOpt = None,
+    csv_out: CsvOpt = None, junit: JunitOpt = None, report: ReportOpt = None, force: ForceOpt = False,
+    results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
+    strict: StrictOpt = None,
 ) -> None:
     """Find the capacity knee (the highest rate that meets the latency and error gates), or soak.
 
@@ -208,7 +217,7 @@ def stress_command(
         raise ScenarioError(f"--soak {soak_for!r}: a soak must last longer than 0 s, e.g. --soak 10m")
     counts = _parse_workers(workers) if workers is not None else []
     single = counts[0] if len(counts) == 1 else None
-    outputs = Outputs(json_out, markdown, csv_out, force, junit)
+    outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
     session, console, view = _prepare(scenario, {"workers": single, "executor.kind": executor}, set_,
                                       results_dir, plain, outputs, strict)
     several = counts if len(counts) > 1 else None
