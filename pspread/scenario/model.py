@@ -25,15 +25,27 @@ from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
 from pspread.metrics.thresholds import METRICS, Threshold, parse_threshold
 from pspread.scenario.fields import (
+    MAX_BATCH,
+    MAX_DEGREE,
+    MAX_DEGREE_PENALTY,
+    MAX_MEMORY_MB,
+    MAX_NODES,
+    MAX_REPEATS,
+    MAX_SEEDS_PER_QUERY,
+    MAX_TOP_K,
+    MAX_WEIGHT,
+    MAX_WORKERS,
+    MAX_ZIPF_S,
     BalanceName,
     ExecutorKind,
     GeneratorKind,
     KernelName,
     ParamValue,
-    PositiveDurationS,
     PresetName,
     Sampling,
+    Seed,
     StopName,
+    TimeoutS,
     Workers,
     _Strict,
 )
@@ -56,13 +68,13 @@ class GenerateSpec(_Strict):
     """
 
     kind: GeneratorKind = "barabasi-albert"
-    nodes: Optional[int] = Field(None, ge=1)
-    degree: Optional[int] = Field(None, ge=1)
+    nodes: Optional[int] = Field(None, ge=1, le=MAX_NODES)
+    degree: Optional[int] = Field(None, ge=1, le=MAX_DEGREE)
     p: Optional[float] = Field(None, ge=0, le=1)
     rewire: Optional[float] = Field(None, ge=0, le=1)
-    rows: Optional[int] = Field(None, ge=1)
-    cols: Optional[int] = Field(None, ge=1)
-    seed: int = 0
+    rows: Optional[int] = Field(None, ge=1, le=MAX_NODES)
+    cols: Optional[int] = Field(None, ge=1, le=MAX_NODES)
+    seed: Seed = 0
     weights: Optional[Literal["uniform"]] = None
     directed: bool = False
 
@@ -83,6 +95,9 @@ class GenerateSpec(_Strict):
             if self.rows is None:
                 side = max(1, math.isqrt(self.nodes or 20_000))
                 self.rows = self.cols = side
+            if self.rows * self.cols > MAX_NODES:  # type: ignore[operator]
+                raise ValueError(f"a {self.rows} x {self.cols} grid has more than {MAX_NODES:,} nodes "
+                                 "(node ids are int32); make it smaller")
         else:
             if self.nodes is None:
                 self.nodes = 20_000
@@ -138,7 +153,7 @@ class ModelSpec(_Strict):
     kernel: KernelName = "auto"
     stop: Optional[StopName] = None
     exclude_seeds: Optional[bool] = None
-    degree_penalty: Optional[float] = Field(None, ge=0)
+    degree_penalty: Optional[float] = Field(None, ge=0, le=MAX_DEGREE_PENALTY)
 
     @model_validator(mode="after")
     def _builds(self) -> "ModelSpec":
@@ -175,10 +190,10 @@ class ExecutorSpec(_Strict):
     kind: ExecutorKind = "process"
     workers: Workers = "auto"
     balance: BalanceName = "least-loaded"
-    batch_size: Optional[int] = Field(None, ge=1)
-    max_in_flight: Optional[int] = Field(None, ge=1)
-    queue_size: Optional[int] = Field(None, ge=0)
-    memory_limit_mb: Optional[float] = Field(None, gt=0)
+    batch_size: Optional[int] = Field(None, ge=1, le=MAX_BATCH)
+    max_in_flight: Optional[int] = Field(None, ge=1, le=MAX_BATCH)
+    queue_size: Optional[int] = Field(None, ge=0, le=MAX_BATCH)
+    memory_limit_mb: Optional[float] = Field(None, gt=0, le=MAX_MEMORY_MB)
     scheduler: Optional[str] = None
 
     @model_validator(mode="after")
@@ -207,8 +222,8 @@ class SeedsSpec(_Strict):
     """
 
     sampling: Sampling = "uniform"
-    zipf_s: float = Field(1.1, gt=0)
-    hot_set: Optional[int] = Field(None, ge=1)
+    zipf_s: float = Field(1.1, gt=0, le=MAX_ZIPF_S)
+    hot_set: Optional[int] = Field(None, ge=1, le=MAX_NODES)
     query_file: Optional[str] = None
 
 
@@ -216,11 +231,11 @@ class QueryTypeSpec(_Strict):
     """One entry of a weighted query mix; unset fields inherit the scenario's."""
 
     name: str = Field(min_length=1)
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, gt=0, le=MAX_WEIGHT)
     preset: Optional[PresetName] = None
     overrides: dict[str, ParamValue] = Field(default_factory=dict)
-    seeds_per_query: Optional[int] = Field(None, ge=1)
-    top_k: Optional[int] = Field(None, ge=1)
+    seeds_per_query: Optional[int] = Field(None, ge=1, le=MAX_SEEDS_PER_QUERY)
+    top_k: Optional[int] = Field(None, ge=1, le=MAX_TOP_K)
 
     @field_validator("overrides")
     @classmethod
@@ -236,10 +251,10 @@ class WorkloadSpec(_Strict):
     """Which queries a run sends: seed sampling, sizes, timeout and the query mix."""
 
     seeds: SeedsSpec = Field(default_factory=SeedsSpec)
-    seeds_per_query: int = Field(1, ge=1)
-    top_k: int = Field(10, ge=1)
-    timeout_s: Optional[PositiveDurationS] = 10.0
-    random_seed: int = 0
+    seeds_per_query: int = Field(1, ge=1, le=MAX_SEEDS_PER_QUERY)
+    top_k: int = Field(10, ge=1, le=MAX_TOP_K)
+    timeout_s: Optional[TimeoutS] = 10.0
+    random_seed: Seed = 0
     mix: list[QueryTypeSpec] = Field(default_factory=list)
 
     @field_validator("mix")
@@ -314,14 +329,14 @@ class SpeedupSpec(_Strict):
     """
 
     workers: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
-    queries: int = Field(2000, ge=1)
-    repeats: int = Field(1, ge=1)
+    queries: int = Field(2000, ge=1, le=MAX_BATCH)
+    repeats: int = Field(1, ge=1, le=MAX_REPEATS)
 
     @field_validator("workers")
     @classmethod
     def _normalise(cls, workers: list[int]) -> list[int]:
-        if any(w < 1 for w in workers):
-            raise ValueError(f"worker counts must be >= 1, got {workers}")
+        if any(w < 1 or w > MAX_WORKERS for w in workers):
+            raise ValueError(f"worker counts must lie in 1..{MAX_WORKERS}, got {workers}")
         return sorted(set(workers) | {1})
 
     @property
