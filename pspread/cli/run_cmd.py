@@ -22,6 +22,7 @@ from pspread.errors import ScenarioError
 from pspread.load.capacity import CapacityReport, find_capacity, soak
 from pspread.load.runner import Runner, make_executor
 from pspread.load.scaling import ScalingPoint, measure_scaling
+from pspread.scenario.fields import MAX_DURATION_S
 from pspread.scenario.loader import load_scenario, resolve_scenario
 from pspread.scenario.model import Scenario
 from pspread.scenario.overrides import parse_set_option
@@ -155,6 +156,10 @@ def stress_command(
         soak_s = parse_duration(soak_for) if soak_for is not None else None
     except ValueError as exc:
         raise ScenarioError(f"--probe/--soak: {exc}") from None
+    for flag, seconds in (("--probe", probe_s), ("--soak", soak_s)):
+        if seconds is not None and not 0 < seconds <= MAX_DURATION_S:
+            raise ScenarioError(f"{flag} {seconds:g}s: give a length above 0 and at most "
+                                f"{format_duration(MAX_DURATION_S)}, e.g. {flag} 30s")
     sc, base = _load(scenario, {"workers": workers, "executor.kind": executor}, set_)
     rates = [p.rate_qps for p in sc.phases if p.rate_qps and p.measured]
     start = rate or (max(rates) if rates else 100.0)
