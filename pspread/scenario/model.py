@@ -53,6 +53,7 @@ from pspread.scenario.phases import PhaseSpec
 
 _MODEL_PARAMS = {f.name for f in fields(SpreadModel)} | {"alpha"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SCHEDULER = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}")
 
 
 # ----------------------------------------------------------------------- graph
@@ -195,6 +196,14 @@ class ExecutorSpec(_Strict):
     queue_size: Optional[int] = Field(None, ge=0, le=MAX_BATCH)
     memory_limit_mb: Optional[float] = Field(None, gt=0, le=MAX_MEMORY_MB)
     scheduler: Optional[str] = None
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address_form(cls, scheduler: Optional[str]) -> Optional[str]:
+        if scheduler is not None and not _SCHEDULER.fullmatch(scheduler.strip()):
+            raise ValueError(f"{scheduler!r} is not a Dask scheduler address; write tcp://host:port "
+                             "(or tls://host:port), e.g. tcp://10.0.0.5:8786")
+        return None if scheduler is None else scheduler.strip()
 
     @model_validator(mode="after")
     def _scheduler_only_for_dask(self) -> "ExecutorSpec":
