@@ -20,6 +20,7 @@ from typing_extensions import Annotated
 from pspread.cli.run_session import RunSession
 from pspread.errors import ScenarioError
 from pspread.load.capacity import CapacityReport, find_capacity, soak
+from pspread.load.limits import check_runnable
 from pspread.load.runner import Runner, make_executor
 from pspread.load.scaling import ScalingPoint, measure_scaling
 from pspread.scenario.fields import MAX_DURATION_S
@@ -50,7 +51,9 @@ def _load(scenario: str | None, overrides: dict[str, Any], sets: list[str] | Non
         given[key] = value
     source = resolve_scenario(scenario)
     base = Path(source).resolve().parent if isinstance(source, Path) or (source and Path(source).is_file()) else None
-    return load_scenario(source, given), base
+    loaded = load_scenario(source, given)
+    check_runnable(loaded)  # e.g. a worker count this machine cannot hold: refused before anything starts
+    return loaded, base
 
 
 def _session(sc: Scenario, base: Path | None, results_dir: Path, plain: bool, json_out: Path | None = None,

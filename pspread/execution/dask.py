@@ -52,6 +52,7 @@ from pspread.execution.base import BundleLabels, Executor, ExecutorStats, Worker
 from pspread.execution.dask_cluster import INSTALL_HINT, ClusterLink, check_scheduler_address
 from pspread.execution.dask_transport import DaskTransport
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.limits import check_worker_count
 
 
 class DaskExecutor(Executor):
@@ -102,6 +103,8 @@ class DaskExecutor(Executor):
             raise ExecutorError(f"connect_timeout_s must be > 0 seconds, got {connect_timeout_s!r}")
         if scheduler is not None:
             scheduler = check_scheduler_address(scheduler)
+        else:
+            check_worker_count(workers)  # a local cluster starts that many processes here
         path = Path(graph_path)
         if not path.is_dir() and scheduler is None:
             raise GraphError(f"{path}: not a graph bundle folder; Dask workers open bundles by mmap -- create one "

@@ -32,6 +32,7 @@ from pspread.errors import ExecutorError, GraphError
 from pspread.execution.admission import Admission, Batch, Deliveries, deliver
 from pspread.execution.base import BundleLabels, Executor, ExecutorStats, WorkerStats
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.limits import check_worker_count
 from pspread.execution.pipes import PipeTransport
 
 START_METHODS = ("spawn", "forkserver")
@@ -71,6 +72,7 @@ class ProcessExecutor(Executor):
         memory_check_s: float = 0.25,
     ) -> None:
         _check_int("workers", workers, 1)
+        check_worker_count(workers)
         _check_int("max_in_flight", max_in_flight, 1)
         if queue_size is None:
             queue_size = 4 * max_in_flight
