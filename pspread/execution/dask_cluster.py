@@ -22,13 +22,13 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from pspread.engine.tempdirs import owned_tempdir
 from pspread.errors import ExecutorError, RunAborted
 from pspread.execution.answering import HOOKS_ENV
 from pspread.execution.worker import THREAD_ENV
@@ -180,7 +180,7 @@ class ClusterLink:
             if os.environ.get(HOOKS_ENV):
                 env[HOOKS_ENV] = os.environ[HOOKS_ENV]
             # the cluster's scratch folders in one folder of ours, removed by close()
-            self._scratch = tempfile.mkdtemp(prefix="pspread-dask-")
+            self._scratch = str(owned_tempdir("pspread-dask-"))  # by pid: swept once its owner is gone
             try:
                 with dask.config.set({"temporary-directory": self._scratch, **LOCAL_CONFIG}):
                     self.cluster = distributed.LocalCluster(
