@@ -197,6 +197,12 @@ def _run_hook(kind: str) -> None:
         time.sleep(float(kind.split(":", 1)[1]) / 1000.0)
     elif kind == "__raise":
         raise RuntimeError("test hook: simulated kernel failure")
+    elif kind.startswith("__grow_mb:"):  # hold N MB more resident memory (the memory guard's tests)
+        _HELD.append(b"\1" * int(float(kind.split(":", 1)[1]) * 2**20))
+
+
+#: memory the ``__grow_mb`` test hook holds on to, so the worker's RSS stays up
+_HELD: list[bytes] = []
 
 
 assert OK == 0  # rows start OK; only failures are written

@@ -172,6 +172,7 @@ class ProcessExecutor(Executor):
                 except (psutil.Error, OSError):
                     pass
         snap.parent_cpu_s = self._pipes.cpu_s + self._submit_cpu_s
+        snap.recycles = self._pipes.recycles
         return snap
 
     # -------------------------------------------------------------- close
