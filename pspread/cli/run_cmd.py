@@ -86,7 +86,12 @@ def run_command(
     results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
     scheduler: SchedulerOpt = None,
 ) -> None:
-    """Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."""
+    """Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail).
+
+    Exit 2: a bad scenario, graph or limit; 3: the run was aborted; 130 Ctrl-C,
+    143 SIGTERM, 129 SIGHUP (all three stop the run the same way; the results
+    file is still written, marked interrupted).
+    """
     if scheduler is not None and executor is None:
         executor = "dask"
     sc, base = _load(scenario, {"workers": workers, "duration": duration, "rate": rate, "executor.kind": executor,
