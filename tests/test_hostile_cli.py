@@ -62,6 +62,13 @@ def _bundle_with_input(tmp: Path) -> list[str]:
     return ["graph", "convert", str(tmp / "b" / "in.tsv"), "-o", str(tmp / "b"), "--force"]
 
 
+def _small_bundle(tmp: Path) -> str:
+    from pspread.engine.graph import Graph
+    from pspread.engine.io import save_graph
+
+    return str(save_graph(Graph.from_edges([0, 1, 2], [1, 2, 0]), tmp / "small"))
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -109,12 +116,17 @@ CASES = [
                                                    str(t / "g")], 2, ("of memory", "available")),
     Case("probe-0", lambda t: ["stress", "--probe", "0"], 2, ("--probe 0s",)),
     Case("soak-0", lambda t: ["stress", "--soak", "0"], 2, ("--soak 0s",)),
+    Case("soak-too-many-arrivals", lambda t: ["stress", "--soak", "160h", "--rate", "1000"], 2,
+         ("arrivals",)),
     Case("rate-1e300", lambda t: ["run", "--rate", "1e300"], 2, ("rate_qps", "1000000")),
     Case("scheduler-not-a-url", lambda t: ["run", "--scheduler", "not a url"], 2, ("not a Dask scheduler address",)),
     Case("compare-phases-string", lambda t: ["compare", _results(t, []), _results(t, "abc")], 2, ("malformed",)),
     Case("compare-phases-numbers", lambda t: ["compare", _results(t, []), _results(t, [1, 2])], 2, ("malformed",)),
     Case("compare-deep-json", lambda t: ["compare", _results(t, []), _write("d.json", "[" * 100000 + "]" * 100000)(t)],
          2, ("not a readable JSON",)),
+    Case("speedup-1e12-queries", lambda t: ["speedup", "--queries", "1000000000000"], 2, ("at most 1,000,000",)),
+    Case("bench-1e12-queries", lambda t: ["bench", "kernels", _small_bundle(t), "--queries", "1000000000000"], 2,
+         ("at most 1,000,000",)),
     # ------------------------------------------------------------ B: scenarios
     Case("scenario-1e12-workers", _validate("w.yaml", "executor: {workers: 1000000000000}\n"), 2, ("at most 1024",)),
     Case("scenario-all-errors-at-once", _validate("m.yaml", MULTI), 2,

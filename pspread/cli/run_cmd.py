@@ -23,10 +23,11 @@ from pspread.load.capacity import CapacityReport, find_capacity, soak
 from pspread.load.limits import check_runnable
 from pspread.load.runner import Runner, make_executor
 from pspread.load.scaling import ScalingPoint, measure_scaling
-from pspread.scenario.fields import MAX_DURATION_S
+from pspread.scenario.fields import MAX_BATCH, MAX_DURATION_S
 from pspread.scenario.loader import load_scenario, resolve_scenario
 from pspread.scenario.model import Scenario
 from pspread.scenario.overrides import parse_set_option
+from pspread.scenario.phases import PhaseSpec
 from pspread.scenario.units import format_duration, parse_duration
 
 ScenarioArg = Annotated[Optional[str], typer.Argument(
@@ -128,6 +129,8 @@ def speedup_command(
     counts = _parse_workers(workers)
     sc, base = _load(scenario, {"executor.kind": executor}, set_)
     n = queries or (sc.speedup.queries if sc.speedup else 2000)
+    if n > MAX_BATCH:
+        raise ScenarioError(f"--queries {n:,}: a speedup run takes at most {MAX_BATCH:,} queries; ask for fewer")
     session = _session(sc, base, results_dir, plain, json_out, markdown)
     raise typer.Exit(session.execute(lambda runner: _scaling(session, runner, counts, n, repeats),
                                      start_executor=False))
@@ -171,6 +174,8 @@ def stress_command(
     sc, base = _load(scenario, {"workers": workers, "executor.kind": executor}, set_)
     rates = [p.rate_qps for p in sc.phases if p.rate_qps and p.measured]
     start = rate or (max(rates) if rates else 100.0)
+    # the first probe (or the soak) as the phase it will be, checked now rather than after the warm-up
+    PhaseSpec(kind="constant", duration_s=soak_s if soak_s is not None else probe_s, rate_qps=start)
     session = _session(sc, base, results_dir, plain, json_out, markdown)
 
     def warm(runner: Runner) -> None:
