@@ -1,5 +1,5 @@
 """`python -m pspread` runs the command line."""
 
-from pspread.cli.app import main
+from pspread.cli.entry import main
 
 main()

@@ -47,10 +47,10 @@ class ScenarioError(PspreadError):
 class ExecutorError(PspreadError):
     """The executor cannot start or was used after it was closed."""
 
-    exit_code = ExitCode.ABORTED
+    exit_code: int = ExitCode.ABORTED
 
 
 class RunAborted(PspreadError):
     """A run could not go on (scheduler unreachable, every worker lost, ...)."""
 
-    exit_code = ExitCode.ABORTED
+    exit_code: int = ExitCode.ABORTED

@@ -7,7 +7,8 @@ workers inherit the parent's ``sys.path``, so they can import it by name.
 A query's largest seed activation above 1 is read as milliseconds to sleep
 before answering (``Query(seeds={1: 400.0})`` takes 0.4 s; a plain query,
 activation 1, does not sleep); an activation of ``FAIL`` makes the kernel
-raise, as a kernel bug would.
+raise, as a kernel bug would; one of ``GROW`` makes the worker hold
+``GROW_MB`` more memory, past a memory limit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from pspread.engine.kernels.reference import ReferenceKernel
 NAME = "test-sleepy"
 INIT = "sleepy_kernel:install"
 FAIL = 0.5
+#: an activation of GROW makes the worker hold GROW_MB more resident memory (the memory guard's tests)
+GROW = 0.25
+GROW_MB = 700
+_HELD: list[bytes] = []
 
 
 class SleepyKernel(ReferenceKernel):
@@ -32,6 +37,8 @@ class SleepyKernel(ReferenceKernel):
         top = float(seeds.values.max())
         if top == FAIL:
             raise RuntimeError("simulated kernel failure")
+        if top == GROW:
+            _HELD.append(b"\1" * (GROW_MB * 2**20))
         if top > 1.0:
             time.sleep(top / 1000.0)
         return super().spread(seeds)

@@ -154,3 +154,18 @@ def test_bench_driver_reports_its_rates() -> None:
     figures = bench_driver(rate=2000, duration_s=0.2, closed_clients=2)
     assert figures["open_recorded"] == 400
     assert figures["open_rate_sustained"] > 0 and figures["closed_rate"] > 0
+
+
+def test_open_phase_ends_on_time_when_the_rate_is_more_than_can_be_sent() -> None:
+    """1000 q/s for 1 s, but each query costs 5 ms to send: the phase stops at its end, the rest dropped."""
+    from pspread.load.driver import END_GRACE_S
+
+    clock = FakeClock()
+    ex = ScriptedExecutor(lambda i: Step(0.005), clock=clock.now, sleep=clock.sleep)  # answered while sent
+    drv = Driver(ex, clock=clock.now, sleep=clock.sleep)
+    rec = Recorder()
+    intended = ArrivalSchedule.constant(1000, 1.0).intended_times()
+    report = drv.run_open(_source(), intended, rec)
+    assert report.submitted_until - report.started_at <= 1.0 + END_GRACE_S + 0.5  # not 5 s of sending
+    assert report.dropped > 0 and report.submitted + report.dropped == len(intended)
+    assert rec.dropped == report.dropped

@@ -224,15 +224,52 @@ def test_unknown_balance_strategy_is_refused(bundle: str) -> None:
         make(bundle, balance="random-ish")
 
 
+#: a limit well above a fresh worker's RSS (about 160 MB), and a query that pushes a worker past it
+GUARD_LIMIT_MB = 600
+GROW = Query(seeds={1: sleepy_kernel.GROW})
+
+
 def test_memory_guard_recycles_a_worker(bundle: str) -> None:
-    with make(bundle, workers=1, memory_limit_mb=1, memory_check_s=0.05) as ex:
+    with make(bundle, workers=1, memory_limit_mb=GUARD_LIMIT_MB, memory_check_s=0.05) as ex:
         first = ex.pids()
-        assert ex.submit(Query(seeds=[1])).result(timeout=30).ok
+        assert ex.submit(GROW).result(timeout=30).ok
         assert _wait_until(lambda: ex.stats().workers[0].restarts >= 1)
         assert ex.pids() != first
         results = ex.map([Query(seeds=[i]) for i in range(10)], timeout_s=60)
         assert all(r.ok for r in results)
-        assert ex.stats().completed == 11
+        st = ex.stats()
+        assert st.completed == 11 and st.recycles == st.workers[0].restarts >= 1
+
+
+def test_memory_guard_takes_one_worker_at_a_time_and_loses_no_query(bundle: str) -> None:
+    with make(bundle, workers=2, memory_limit_mb=GUARD_LIMIT_MB, memory_check_s=0.02) as ex:
+        grown = ex.map([GROW, GROW], timeout_s=60)  # both workers (least-loaded spreads them) past the limit
+        assert all(r.ok for r in grown)
+        queued = ex.map([sleepy(20) for _ in range(60)], timeout_s=60)
+        assert [r.outcome for r in queued] == [Outcome.OK] * 60  # none worker_lost while the guard recycles
+        assert _wait_until(lambda: sum(w.restarts for w in ex.stats().workers) >= 2)
+        st = ex.stats()
+        assert st.recycles == sum(w.restarts for w in st.workers)
+
+
+def test_memory_limit_below_a_fresh_worker_is_refused_with_the_figure(bundle: str) -> None:
+    with pytest.raises(ExecutorError, match=r"below the \d+ MB a fresh worker") as info:
+        make(bundle, workers=1, memory_limit_mb=1)
+    assert info.value.exit_code == 2
+
+
+def test_pool_counts_a_starting_replacement_as_recycling() -> None:
+    from pspread.execution.pool import WorkerPool
+
+    class FakeSlot:
+        def __init__(self, ready: bool) -> None:
+            self.alive, self.ready, self.draining, self.recycle = True, ready, False, False
+
+    pool = WorkerPool(None, "", None, "auto", 0.0)
+    pool.slots = [FakeSlot(True), FakeSlot(True)]  # type: ignore[list-item]
+    assert not pool.recycling()
+    pool.slots[1].ready = False  # a replacement still starting: the guard must wait for it
+    assert pool.recycling()
 
 
 def test_a_failing_query_does_not_take_the_worker_down(bundle: str) -> None:

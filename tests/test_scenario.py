@@ -101,6 +101,7 @@ thresholds:
         "<scenario text>:4: graph.generate.kind:",
         "<scenario text>:5: graph.generate.nodez: unknown key; did you mean 'nodes'?",
         "<scenario text>:7: executor.workers:",
+        "<scenario text>:9: phases.0: rate_qps is required",  # a cross-field check, found in the same pass
         "<scenario text>:10: phases.0.duration_s: cannot read '5x'",
         "<scenario text>:11: phases.1: clients is required",
         "<scenario text>:14: thresholds.latency_ms.1: 'rate<1': rate does not apply to latency_ms",

@@ -29,7 +29,7 @@ from pspread.engine.graph import Graph
 from pspread.engine.kernels import make_kernel
 from pspread.engine.kernels.base import SeedSet
 from pspread.engine.model import SpreadModel
-from pspread.errors import ModelError
+from pspread.errors import ModelError, PspreadError
 
 #: untimed queries each kernel answers first; three left the first kernel's mean inflated by JIT and page-ins
 WARMUP_QUERIES = 20
@@ -62,8 +62,20 @@ class KernelBench:
         return asdict(self)
 
 
+#: the most queries, and seeds per query, one benchmark builds
+MAX_BENCH_QUERIES = 1_000_000
+MAX_BENCH_SEEDS = 100_000
+
+
 def make_queries(graph: Graph, count: int, seeds_per_query: int, seed: int) -> list[SeedSet]:
-    """``count`` random seed sets of ``seeds_per_query`` distinct nodes (activation 1.0)."""
+    """``count`` random seed sets of ``seeds_per_query`` distinct nodes (activation 1.0).
+
+    Refuses more than ``MAX_BENCH_QUERIES`` (a typo such as ``--queries 1e12``
+    would otherwise loop for hours building them).
+    """
+    if count > MAX_BENCH_QUERIES or seeds_per_query > MAX_BENCH_SEEDS:
+        raise PspreadError(f"{count:,} queries of {seeds_per_query:,} seeds is more than a benchmark takes "
+                           f"(at most {MAX_BENCH_QUERIES:,} queries of {MAX_BENCH_SEEDS:,} seeds); ask for fewer")
     rng = np.random.default_rng(seed)
     k = min(seeds_per_query, graph.num_nodes)
     out = []

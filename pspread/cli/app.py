@@ -95,5 +95,7 @@ app = typer.Typer(**SETTINGS, cls=LazyGroup, callback=_no_options)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """The command line with its signal handling and last safety net (``pspread.cli.entry.main``)."""
+    from pspread.cli.entry import main as entry_main
+
+    entry_main()

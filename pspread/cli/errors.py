@@ -45,6 +45,23 @@ class ErrorHandlingGroup(typer.core.TyperGroup):
             if exc.errno is not None and getattr(exc, "filename", None):
                 raise fail(f"{exc.filename}: {exc.strerror}", EXIT_USAGE) from None
             raise
+        except MemoryError:
+            raise fail("out of memory; the input asks for more than this machine has -- use a smaller graph, "
+                       "rate or duration", EXIT_USAGE) from None
+        except ValueError as exc:
+            if type(exc).__name__ == "ValidationError":  # pydantic's, from a model built below the CLI
+                raise fail(_validation_line(exc), EXIT_USAGE) from None
+            raise
+
+
+def _validation_line(exc: ValueError) -> str:
+    """One line from a pydantic ``ValidationError``: ``key: message`` of each error."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {str(e['msg']).removeprefix('Value error, ')}"
+             for e in errors()]
+    return "; ".join(parts)
 
 
 def exit_code_of(exc: BaseException) -> int:

@@ -75,11 +75,10 @@ def generate(
 ) -> None:
     """Generate a synthetic graph (deterministic by --seed) and save it as a bundle."""
     from pspread.engine.generators import generate_graph, normalise_kind
-    from pspread.engine.io import graph_info, save_graph
+    from pspread.engine.io import check_replaceable, graph_info, save_graph
 
     key = normalise_kind(kind)
-    if output.exists() and not force:
-        raise GraphError(f"{output}: already exists; choose another --output or pass --force to replace it")
+    check_replaceable(output, force)  # before generating: --force only ever replaces a bundle folder
     params: dict[str, Any] = {"nodes": nodes, "seed": seed, "rewire": rewire, "p": p, "rows": rows, "cols": cols,
                               "weights": weights, "directed": directed or None}
     if degree is not None:
@@ -137,15 +136,14 @@ def convert(
 ) -> None:
     """Convert an edge-list file into a bundle."""
     from pspread.engine.edgelist import read_edge_list
-    from pspread.engine.io import graph_info, save_graph
+    from pspread.engine.io import check_replaceable, graph_info, save_graph
 
     if file.is_dir():
         raise GraphError(f"{file}: is a folder; convert reads an edge-list file (use `pspread graph info` on bundles)")
     if not file.is_file():
         raise GraphError(f"{file}: no such file; give the path of an edge-list file")
     out = output or _default_output(file)
-    if out.exists() and not force:
-        raise GraphError(f"{out}: already exists; choose another --output or pass --force to replace it")
+    check_replaceable(out, force, keep=file)  # never the input, never anything but a bundle folder
     started = time.perf_counter()
     err = Console(stderr=True)
     show = not as_json and err.is_terminal

@@ -26,6 +26,7 @@ from pspread.scenario.loader import (
     default_scenario_text,
     find_scenarios,
     load_scenario,
+    read_scenario_file,
     resolve_scenario,
 )
 
@@ -133,7 +134,7 @@ def show(
     elif source is None:
         text = default_scenario_text()
     elif isinstance(source, Path) or Path(str(source)).is_file():
-        text = Path(source).read_text(encoding="utf-8")
+        text = read_scenario_file(Path(source))
     else:
         text = str(source)
     _console().print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pspread.engine.graph import Graph, csr_from_arcs, index_dtype
+from pspread.engine.memory import require_memory
 from pspread.errors import GraphError
 
 KINDS = ("erdos-renyi", "barabasi-albert", "watts-strogatz", "grid")
@@ -206,6 +207,40 @@ def grid_2d(rows: int, cols: int, seed: int | None = 0, weights: str | None = No
     return _build(src, dst, rows * cols, rng, weights, False, f"grid(rows={rows}, cols={cols}{seed_txt})")
 
 
+# ------------------------------------------------------------ size check
+#: peak bytes while building, per edge (int64 endpoints, both arc directions, the CSR sort) and per node
+_BYTES_PER_EDGE = 64
+_BYTES_PER_NODE = 24
+MAX_NODES = 2**31 - 1  # node ids are int32 in a bundle's index arrays
+
+
+def _planned_size(key: str, given: dict[str, Any]) -> tuple[float, float]:
+    """(nodes, edges) a generator call would build, from its parameters alone (nothing allocated)."""
+    if key == "grid":
+        rows, cols = float(given["rows"]), float(given["cols"])
+        return rows * cols, 2.0 * rows * cols
+    n = float(given["nodes"])
+    if key == "erdos-renyi":
+        if given.get("degree") is not None:
+            return n, n * float(given["degree"])
+        return n, float(given["p"]) * n * max(n - 1, 0)
+    return n, n * float(given["degree"])
+
+
+def _check_size(key: str, given: dict[str, Any]) -> None:
+    """Refuse a graph whose ids overflow int32 or whose build would not fit in memory, before building it."""
+    try:
+        nodes, edges = _planned_size(key, given)
+    except (TypeError, ValueError):
+        return  # malformed parameters: the generator's own checks name them
+    if nodes > MAX_NODES:
+        raise GraphError(f"{key}: {nodes:,.0f} nodes is more than the {MAX_NODES:,} a bundle holds "
+                         "(node ids are int32); ask for a smaller graph")
+    require_memory(edges * _BYTES_PER_EDGE + nodes * _BYTES_PER_NODE,
+                   f"{key} with {nodes:,.0f} nodes and about {edges:,.0f} edges",
+                   "ask for fewer nodes or a lower degree")
+
+
 # -------------------------------------------------------------- dispatcher
 def normalise_kind(kind: str) -> str:
     """``Barabasi_Albert`` -> ``barabasi-albert``; aliases ``er``, ``ba``, ``ws``."""
@@ -258,6 +293,7 @@ def generate_graph(kind: str, **params: Any) -> Graph:
         raise GraphError(f"{key} needs {', '.join(missing)}")
     seed = given.get("seed", 0)
     weights = given.get("weights")
+    _check_size(key, given)
     if key == "erdos-renyi":
         return erdos_renyi(given["nodes"], given.get("degree"), given.get("p"), seed,
                            bool(given.get("directed", False)), weights)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +39,7 @@ import numpy as np
 from pspread.engine.bundle_check import Verdict, validate_bundle_arrays
 from pspread.engine.graph import Graph
 from pspread.engine.labels import ArrayLabels, Labels, PrefixLabels
+from pspread.engine.tempdirs import owned_tempdir
 from pspread.errors import GraphError
 
 FORMAT = "pspread-graph"
@@ -94,18 +94,37 @@ def is_bundle(path: str | os.PathLike[str]) -> bool:
 
 
 # --------------------------------------------------------------------- save
+def check_replaceable(target: Path, overwrite: bool, keep: Path | None = None) -> None:
+    """Refuse to write over ``target`` unless it is a pspread bundle folder and ``overwrite`` is set.
+
+    A plain file, a device such as /dev/null, a symlink or a folder that is not
+    a bundle is never replaced; nor a bundle holding ``keep`` (the input being
+    converted).
+    """
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not overwrite:
+        raise GraphError(f"{target}: already exists; choose another output path or pass overwrite (--force)")
+    if target.is_symlink() or not is_bundle(target):
+        kind = ("a symlink" if target.is_symlink() else "a folder but not a graph bundle" if target.is_dir()
+                else "a file, not a graph bundle")
+        raise GraphError(f"{target}: is {kind}; --force only replaces a pspread bundle folder -- "
+                         "choose another output path")
+    if keep is not None:
+        inside = keep.resolve()
+        if inside == target.resolve() or target.resolve() in inside.parents:
+            raise GraphError(f"{target}: holds the input {keep}; replacing it would delete the input -- "
+                             "choose another output path")
+
+
 def save_graph(graph: Graph, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Write ``graph`` as a bundle folder at ``path`` and return the path.
 
     An existing path is refused unless ``overwrite=True``; even then only an
-    existing bundle (or a plain file) is replaced, never an arbitrary folder.
+    existing pspread bundle folder is replaced (``check_replaceable``).
     """
     target = Path(path)
-    if target.exists() or target.is_symlink():
-        if not overwrite:
-            raise GraphError(f"{target}: already exists; choose another output path or pass overwrite (--force)")
-        if target.is_dir() and not is_bundle(target):
-            raise GraphError(f"{target}: is a folder but not a graph bundle; refusing to replace it -- choose another path")
+    check_replaceable(target, overwrite)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     labels = graph.labels
@@ -113,7 +132,7 @@ def save_graph(graph: Graph, path: str | os.PathLike[str], overwrite: bool = Fal
         labels = ArrayLabels.from_strings(labels.to_list())
         graph = Graph(graph.indptr, graph.indices, graph.weights, labels=labels, directed=graph.directed,
                       source=graph.source, validate=False)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    tmp = owned_tempdir(f".{target.name}.tmp-", parent)  # a killed run's leftovers go at the next save
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         meta: dict[str, Any] = {
@@ -149,7 +168,7 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     if not (target.exists() or target.is_symlink()):
         os.rename(tmp, target)
         return
-    trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    trash = owned_tempdir(f".{target.name}.old-", target.parent)
     old = trash / "old"
     os.rename(target, old)
     try:

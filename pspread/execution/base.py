@@ -56,6 +56,8 @@ class ExecutorStats:
     outcomes: dict[str, int] = field(default_factory=dict)
     #: CPU seconds this process spent in the executor (submitting, dispatching, receiving)
     parent_cpu_s: float = 0.0
+    #: workers the memory guard replaced (past ``memory_limit_mb``), one at a time
+    recycles: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

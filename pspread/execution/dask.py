@@ -25,8 +25,9 @@ the public API and the glue between them.
 * ``scheduler=None`` starts a ``LocalCluster`` bound to 127.0.0.1 (no
   dashboard) and stops it on every exit path (``close``, ``__exit__``,
   ``atexit``, Ctrl-C while starting).  A given address is used as is (TLS and
-  security come from Dask's configuration); one that cannot be reached within
-  ``connect_timeout_s`` is a ``RunAborted`` naming it.
+  security come from Dask's configuration); one that is malformed is refused
+  at once (exit 2), one where no Dask scheduler answers an identity request
+  within ``connect_timeout_s`` (10 s) is a ``RunAborted`` naming it (exit 3).
 
 Starting or joining the cluster is ``dask_cluster.ClusterLink``'s job, moving
 chunks ``dask_transport.DaskTransport``'s, the worker side is
@@ -48,9 +49,10 @@ from pspread.engine.model import SpreadModel
 from pspread.errors import ExecutorError, GraphError
 from pspread.execution.admission import Admission, Batch, Delivery, deliver
 from pspread.execution.base import BundleLabels, Executor, ExecutorStats, WorkerStats
-from pspread.execution.dask_cluster import INSTALL_HINT, ClusterLink
+from pspread.execution.dask_cluster import INSTALL_HINT, ClusterLink, check_scheduler_address
 from pspread.execution.dask_transport import DaskTransport
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.limits import check_worker_count
 from pspread.execution.worker import check_worker_init
 
 
@@ -86,7 +88,7 @@ class DaskExecutor(Executor):
         depth: int = 2,
         ship_graph: bool = False,
         memory_limit_mb: float | None = None,
-        connect_timeout_s: float = 5.0,
+        connect_timeout_s: float = 10.0,
         start_timeout_s: float = 120.0,
         worker_init: str | None = None,
     ) -> None:
@@ -102,6 +104,10 @@ class DaskExecutor(Executor):
             raise ExecutorError(f"model must be a SpreadModel or None, got {type(model).__name__}")
         if not connect_timeout_s > 0:
             raise ExecutorError(f"connect_timeout_s must be > 0 seconds, got {connect_timeout_s!r}")
+        if scheduler is not None:
+            scheduler = check_scheduler_address(scheduler)
+        else:
+            check_worker_count(workers)  # a local cluster starts that many processes here
         path = Path(graph_path)
         if not path.is_dir() and scheduler is None:
             raise GraphError(f"{path}: not a graph bundle folder; Dask workers open bundles by mmap -- create one "

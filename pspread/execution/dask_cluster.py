@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
-import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from pspread.engine.tempdirs import owned_tempdir
 from pspread.errors import ExecutorError, RunAborted
 from pspread.execution.worker import THREAD_ENV
 
@@ -46,6 +48,69 @@ LOCAL_CONFIG = {
 def handler_names(token: str) -> dict[str, str]:
     """The RPC operation names of one executor's graph holders (the token lets executors share a cluster)."""
     return {"hello": f"pspread_hello_{token}", "file": f"pspread_file_{token}", "answer": f"pspread_answer_{token}"}
+
+
+#: a scheduler address: ``[protocol://]host:port``, the forms Dask's comms take
+_ADDRESS = re.compile(r"(?:(?P<proto>tcp|tls|ws|wss|ucx)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})")
+
+
+class SchedulerAddressError(ExecutorError):
+    """A scheduler address that cannot be one (exit 2: fix the address)."""
+
+    exit_code = 2
+
+
+def check_scheduler_address(address: str) -> str:
+    """The address stripped, or ``SchedulerAddressError`` saying the form Dask expects."""
+    text = str(address).strip()
+    match = _ADDRESS.fullmatch(text)
+    if match is None or not 0 < int(match.group("port")) < 65536:
+        raise SchedulerAddressError(f"--scheduler {address!r} is not a Dask scheduler address; write "
+                                    "tcp://host:port (or tls://host:port), e.g. tcp://10.0.0.5:8786")
+    return text
+
+
+async def _identity(address: str, timeout_s: float) -> Any:
+    """Connect, ask the server who it is, and hang up: the whole exchange within ``timeout_s``."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    args = Security().get_connection_args("client")
+    comm = await connect(address, timeout=timeout_s, **args)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def probe_scheduler(address: str, timeout_s: float) -> None:
+    """``RunAborted`` unless a Dask scheduler answers at ``address`` within ``timeout_s`` seconds.
+
+    ``distributed.Client`` retries a server that accepts connections but does
+    not speak Dask's protocol (a web server, say) for minutes; one identity
+    request under a hard deadline tells at once.  Runs in its own thread, so
+    it works whether or not the caller has an event loop running.
+    """
+    outcome: list[Any] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(asyncio.run(asyncio.wait_for(_identity(address, timeout_s), timeout_s)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=ask, name="pspread-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 1.0)
+    reply = outcome[0] if outcome else TimeoutError(f"no answer within {timeout_s:g} s")
+    hint = ("check the address, that the scheduler runs and that this machine may connect to it "
+            "(TLS settings come from Dask's configuration)")
+    if isinstance(reply, BaseException):
+        why = f"{type(reply).__name__}: {reply}" if str(reply) else type(reply).__name__
+        raise RunAborted(f"cannot reach the Dask scheduler at {address} within {timeout_s:g} s ({why}); {hint}")
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise RunAborted(f"{address} answered, but it is not a Dask scheduler; {hint}")
 
 
 def import_distributed() -> Any:
@@ -112,7 +177,7 @@ class ClusterLink:
 
             env = {k: "1" for k in THREAD_ENV}
             # the cluster's scratch folders in one folder of ours, removed by close()
-            self._scratch = tempfile.mkdtemp(prefix="pspread-dask-")
+            self._scratch = str(owned_tempdir("pspread-dask-"))  # by pid: swept once its owner is gone
             try:
                 with dask.config.set({"temporary-directory": self._scratch, **LOCAL_CONFIG}):
                     self.cluster = distributed.LocalCluster(
@@ -128,6 +193,8 @@ class ClusterLink:
             self.client = distributed.Client(self.cluster, set_as_default=False,
                                              timeout=f"{max(self.connect_timeout_s, 10.0)}s")
         else:
+            self.scheduler = check_scheduler_address(str(self.scheduler))
+            probe_scheduler(self.scheduler, self.connect_timeout_s)
             try:
                 self.client = distributed.Client(self.scheduler, set_as_default=False,
                                                  timeout=f"{self.connect_timeout_s}s")
@@ -223,4 +290,5 @@ class ClusterLink:
             self.stop_s = time.perf_counter() - t0
 
 
-__all__ = ["ClusterLink", "INSTALL_HINT", "handler_names", "import_distributed"]
+__all__ = ["ClusterLink", "INSTALL_HINT", "handler_names", "import_distributed", "check_scheduler_address",
+           "probe_scheduler", "SchedulerAddressError"]

@@ -52,6 +52,8 @@ class PipeTransport:
         self.max_depth = 2 * self.chunk_rows
         self.mem_limit = None if memory_limit_mb is None else int(memory_limit_mb * 1024 * 1024)
         self.mem_check_s = memory_check_s
+        #: workers replaced by the memory guard so far (``ExecutorStats.recycles``)
+        self.recycles = 0
         self.flush_s = flush_s
         self.mean_compute_s = 0.0  # running mean of the workers' time per query (sizes chunks)
         self.pool = WorkerPool(mp.get_context(start_method), graph_path, adm.model, kernel, flush_s, worker_init)
@@ -77,6 +79,10 @@ class PipeTransport:
         self.thread.start()
         if not self.ready.wait(timeout_s):
             return f"workers did not start within {timeout_s:g} s (graph {self.graph_path})"
+        if self.start_error is None and self.mem_limit is not None:
+            with self.adm.lock:
+                fresh = [s for s in self.pool.slots if s.alive and s.ready]
+            self.pool.check_baseline(fresh, self.mem_limit)
         return self.start_error
 
     def alive(self) -> bool:
@@ -321,6 +327,7 @@ class PipeTransport:
                 self._recycle_locked(slot)
 
     def _recycle_locked(self, slot: Slot) -> None:
+        self.recycles += 1
         slot.alive = False
         slot.recycle = True
         self._retire_locked(slot, STOP_GRACE_S)

@@ -12,10 +12,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pspread.errors import ExecutorError
 from pspread.execution.slots import Slot, spawn_worker
 
 #: seconds a worker gets to exit after its stop message before it is killed
 STOP_GRACE_S = 1.0
+
+
+class MemoryLimitError(ExecutorError):
+    """A memory limit below what a fresh worker needs (exit 2: raise the limit)."""
+
+    exit_code = 2
 
 
 class WorkerPool:
@@ -49,8 +56,14 @@ class WorkerPool:
         return any(s.alive for s in self.slots)
 
     def recycling(self) -> bool:
-        """A worker is being drained or replaced for memory (the guard takes one at a time)."""
-        return any(s.draining for s in self.slots if s.alive) or any(s.recycle for s, _ in self.retiring)
+        """A worker is out of service for memory: draining, exiting, or its replacement still starting.
+
+        The guard takes one worker at a time and waits for its replacement to be
+        ready, so at most one worker is ever missing and queued queries always
+        have one to go to.
+        """
+        return (any(s.draining or not s.ready for s in self.slots if s.alive)
+                or any(s.recycle for s, _ in self.retiring))
 
     @staticmethod
     def over_limit(candidates: list[Slot], limit: int | None) -> Slot | None:
@@ -67,6 +80,17 @@ class WorkerPool:
             if limit is not None and rss > limit and found is None:
                 found = s
         return found
+
+    @classmethod
+    def check_baseline(cls, fresh: list[Slot], limit: int) -> None:
+        """Refuse a memory limit that freshly started workers already exceed: they would recycle forever."""
+        cls.over_limit(fresh, None)  # reads each one's RSS
+        baseline = max((s.stats.rss_bytes for s in fresh), default=0)
+        if baseline >= limit:
+            raise MemoryLimitError(
+                f"memory_limit_mb {limit / 2**20:g} is below the {baseline / 2**20:.0f} MB a fresh worker already "
+                f"uses with this graph; every worker would be recycled again and again -- set memory_limit_mb "
+                f"above {baseline / 2**20 * 1.5:.0f} (1.5 x that), or leave it unset")
 
     def retire_locked(self, slot: Slot, grace: float) -> None:
         """Ask a worker to stop and remember its process so it is joined (or killed) later."""

@@ -32,6 +32,7 @@ from pspread.errors import ExecutorError, GraphError
 from pspread.execution.admission import Admission, Batch, Deliveries, deliver
 from pspread.execution.base import BundleLabels, Executor, ExecutorStats, WorkerStats
 from pspread.execution.dispatch import make_balancer
+from pspread.execution.limits import check_worker_count
 from pspread.execution.pipes import PipeTransport
 from pspread.execution.worker import check_worker_init
 
@@ -75,6 +76,7 @@ class ProcessExecutor(Executor):
         worker_init: str | None = None,
     ) -> None:
         _check_int("workers", workers, 1)
+        check_worker_count(workers)
         _check_int("max_in_flight", max_in_flight, 1)
         if queue_size is None:
             queue_size = 4 * max_in_flight
@@ -175,6 +177,7 @@ class ProcessExecutor(Executor):
                 except (psutil.Error, OSError):
                     pass
         snap.parent_cpu_s = self._pipes.cpu_s + self._submit_cpu_s
+        snap.recycles = self._pipes.recycles
         return snap
 
     # -------------------------------------------------------------- close

@@ -17,12 +17,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from pspread.engine.graph import Graph
+from pspread.engine.tempdirs import owned_tempdir
 from pspread.errors import ExecutorError, RunAborted, ScenarioError
 from pspread.execution.base import Executor
 from pspread.load.clock import SYSTEM_CLOCK, Clock
@@ -86,7 +86,7 @@ def prepare_graph(scenario: Scenario, need_bundle: bool, base_dir: Path | None =
             return PreparedGraph(graph, save_graph(graph, Path(cache) / key, overwrite=True))
     if not need_bundle:
         return PreparedGraph(graph, None)
-    folder = Path(tempfile.mkdtemp(prefix="pspread-graph-"))
+    folder = owned_tempdir("pspread-graph-")  # named by pid: a killed run's folder goes at the next start
     atexit.register(shutil.rmtree, folder, True)  # the last resort if cleanup() is never reached
     try:
         return PreparedGraph(graph, save_graph(graph, folder / (key or "graph")), tmpdir=folder)

@@ -195,12 +195,16 @@ def read_results(path: str | Path) -> Results:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{p}: no such results file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{p}: not a readable JSON results file ({exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ResultsError(f"{p}: not a readable JSON results file ({type(exc).__name__}: {exc})") from None
     try:
         return Results.from_dict(data)
     except ResultsError as exc:
         raise ResultsError(f"{p}: {exc}") from None
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as exc:
+        # a record of the wrong shape (``phases: "x"``, a number where a section belongs)
+        raise ResultsError(f"{p}: results file is malformed ({type(exc).__name__}: {exc}); "
+                           "give a file `pspread run` wrote") from None
 
 
 # ------------------------------------------------------------------ Markdown

@@ -8,95 +8,97 @@ fixes a scenario in one round trip instead of one error per run.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from pspread.errors import ScenarioError
 from pspread.scenario.model import Scenario
 from pspread.scenario.overrides import apply_overrides, env_overrides
 from pspread.scenario.problems import Loc, Problem, ScenarioValidationError, dotted
-
-
-# ------------------------------------------------------------------ YAML in
-class LineLoader(yaml.SafeLoader):
-    """A ``SafeLoader`` that records the line of every mapping key and list item.
-
-    ``lines`` maps a key path (``("phases", 1, "rate_qps")``) to its 1-based
-    line; ``duplicates`` lists keys written twice in one mapping, which plain
-    YAML loaders silently collapse.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.lines: dict[Loc, int] = {}
-        self.duplicates: list[tuple[Loc, int]] = []
-
-    def record(self, node: yaml.Node, path: Loc = ()) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                key = str(key_node.value)
-                child = path + (key,)
-                if key in seen:
-                    self.duplicates.append((child, key_node.start_mark.line + 1))
-                seen.add(key)
-                self.lines[child] = key_node.start_mark.line + 1
-                self.record(value_node, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.lines[path + (index,)] = item.start_mark.line + 1
-                self.record(item, path + (index,))
-
-
-def read_yaml(text: str, where: str) -> tuple[dict[str, Any], dict[Loc, int], list[Problem]]:
-    """Parse scenario text safely: the data, the line map and any structural problems."""
-    loader = LineLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return {}, {}, []
-        loader.record(node)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise ScenarioValidationError(where, [Problem(where, line, "", f"YAML syntax error: {problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioValidationError(where, [Problem(where, None, "", f"YAML error: {exc}")]) from None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        raise ScenarioValidationError(
-            where, [Problem(where, 1, "", f"a scenario is a mapping of keys (name:, graph:, phases: ...), "
-                                         f"not a {type(data).__name__}")]
-        )
-    problems = [Problem(where, line, dotted(loc), "key written twice; keep one")
-                for loc, line in loader.duplicates]
-    return data, loader.lines, problems
+from pspread.scenario.yaml_text import (
+    MAX_SCENARIO_BYTES,
+    LineLoader,
+    read_scenario_file,
+    read_yaml,
+)
 
 
 # ---------------------------------------------------------------- validation
 def validate_data(data: dict[str, Any], where: str, lines: Mapping[Loc, int] | None = None,
                   origins: Mapping[Loc, str] | None = None, problems: list[Problem] | None = None) -> Scenario:
-    """Build the ``Scenario``; every pydantic error becomes a located ``Problem``, raised together."""
+    """Build the ``Scenario``; every pydantic error becomes a located ``Problem``, raised together.
+
+    Pydantic runs the checks that span fields (a constant phase needs a rate,
+    the query mix must build) only once every field is valid, so those would
+    surface one round trip later.  So each bad value is dropped (its default
+    takes its place) and the data validated again, up to a few rounds, and the
+    cross-field problems found then are reported too -- except those about the
+    very keys that were dropped.
+    """
     found = list(problems or [])
-    scenario = None
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            found.append(_problem(err, where, lines or {}, origins or {}))
+    scenario, current, dropped = None, copy.deepcopy(data), set[Loc]()
+    for round_ in range(_ROUNDS):
+        try:
+            scenario = Scenario.model_validate(current)
+            break
+        except ValidationError as exc:
+            errors = [e for e in (err if round_ == 0 else _without_dropped(err, dropped) for err in exc.errors())
+                      if e is not None]
+            found += [p for p in (_problem(e, where, lines or {}, origins or {}) for e in errors) if p not in found]
+            gone = {loc for loc in sorted({tuple(e["loc"]) for e in exc.errors()}, key=len, reverse=True)
+                    if _drop(current, loc)}
+            if not gone:
+                break
+            dropped |= gone
     if found or scenario is None:
         found.sort(key=lambda p: (p.where != where, p.line if p.line is not None else 10**9))
         raise ScenarioValidationError(where, found)
     return scenario
+
+
+_ROUNDS = 4
+
+
+def _drop(data: Any, loc: Loc) -> bool:
+    """Remove the value at ``loc`` so its default applies next round (a phase becomes a valid placeholder).
+
+    False when it cannot be removed (not found, or a list item other than a phase).
+    """
+    if not loc:
+        return False
+    for part in loc[:-1]:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    last = loc[-1]
+    if isinstance(data, dict) and last in data:
+        del data[last]
+        return True
+    if loc[:1] == ("phases",) and len(loc) == 2 and isinstance(data, list) and isinstance(last, int):
+        name = data[last].get("name") if isinstance(data[last], dict) else None
+        data[last] = {"name": str(name) if name is not None else f"phase-{last + 1}", "kind": "warmup",
+                      "duration_s": 1}
+        return True
+    return False
+
+
+def _without_dropped(err: Mapping[str, Any], dropped: set[Loc]) -> Mapping[str, Any] | None:
+    """A later round's error minus the parts about keys already reported and dropped (None: nothing left)."""
+    loc = tuple(err["loc"])
+    if loc in dropped:
+        return None
+    names = {gone[-1] for gone in dropped if len(gone) == len(loc) + 1 and gone[: len(loc)] == loc
+             and isinstance(gone[-1], str)}
+    parts = [part for part in str(err["msg"]).split("; ")
+             if not any(re.search(rf"\b{re.escape(name)}\b", re.sub(r"\([^)]*\)", "", part)) for name in names)]
+    return {**err, "msg": "; ".join(parts)} if parts else None
 
 
 _PATH_PREFIX = re.compile(r"^([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*): (.*)$", re.DOTALL)
@@ -197,9 +199,12 @@ def load_scenario(source: str | Path | None = None, overrides: Mapping[str, Any]
         path = Path(source)
         if not path.is_file():
             raise ScenarioError(f"{path}: no such scenario file (see `pspread scenarios list`)")
-        text, where = path.read_text(encoding="utf-8"), str(path)
+        text, where = read_scenario_file(path), str(path)
     else:
         text, where = source, "<scenario text>"
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{where}: {len(text):,} characters is too large for a scenario "
+                            f"(at most {MAX_SCENARIO_BYTES:,})")
     data, lines, problems = read_yaml(text, where)
     origins: dict[Loc, str] = {}
     problems += apply_overrides(data, env_overrides(environ), "environment", origins)

@@ -24,12 +24,20 @@ from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
 from pspread.metrics.thresholds import Threshold
 from pspread.scenario.fields import (
+    MAX_BATCH,
+    MAX_DEGREE,
+    MAX_DEGREE_PENALTY,
+    MAX_MEMORY_MB,
+    MAX_NODES,
+    MAX_REPEATS,
+    MAX_WORKERS,
     BalanceName,
     ExecutorKind,
     GeneratorKind,
     KernelName,
     ParamValue,
     PresetName,
+    Seed,
     StopName,
     Workers,
     _Strict,
@@ -39,6 +47,7 @@ from pspread.scenario.phases import PhaseSpec
 from pspread.scenario.workload import QueryType, QueryTypeSpec, WorkloadSpec
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SCHEDULER = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}")
 
 
 # ----------------------------------------------------------------------- graph
@@ -54,13 +63,13 @@ class GenerateSpec(_Strict):
     """
 
     kind: GeneratorKind = "barabasi-albert"
-    nodes: Optional[int] = Field(None, ge=1)
-    degree: Optional[int] = Field(None, ge=1)
+    nodes: Optional[int] = Field(None, ge=1, le=MAX_NODES)
+    degree: Optional[int] = Field(None, ge=1, le=MAX_DEGREE)
     p: Optional[float] = Field(None, ge=0, le=1)
     rewire: Optional[float] = Field(None, ge=0, le=1)
-    rows: Optional[int] = Field(None, ge=1)
-    cols: Optional[int] = Field(None, ge=1)
-    seed: int = 0
+    rows: Optional[int] = Field(None, ge=1, le=MAX_NODES)
+    cols: Optional[int] = Field(None, ge=1, le=MAX_NODES)
+    seed: Seed = 0
     weights: Optional[Literal["uniform"]] = None
     directed: bool = False
 
@@ -81,6 +90,9 @@ class GenerateSpec(_Strict):
             if self.rows is None:
                 side = max(1, math.isqrt(self.nodes or 20_000))
                 self.rows = self.cols = side
+            if self.rows * self.cols > MAX_NODES:  # type: ignore[operator]
+                raise ValueError(f"a {self.rows} x {self.cols} grid has more than {MAX_NODES:,} nodes "
+                                 "(node ids are int32); make it smaller")
         else:
             if self.nodes is None:
                 self.nodes = 20_000
@@ -136,7 +148,7 @@ class ModelSpec(_Strict):
     kernel: KernelName = "auto"
     stop: Optional[StopName] = None
     exclude_seeds: Optional[bool] = None
-    degree_penalty: Optional[float] = Field(None, ge=0)
+    degree_penalty: Optional[float] = Field(None, ge=0, le=MAX_DEGREE_PENALTY)
 
     @model_validator(mode="after")
     def _builds(self) -> "ModelSpec":
@@ -173,11 +185,19 @@ class ExecutorSpec(_Strict):
     kind: ExecutorKind = "process"
     workers: Workers = "auto"
     balance: BalanceName = "least-loaded"
-    batch_size: Optional[int] = Field(None, ge=1)
-    max_in_flight: Optional[int] = Field(None, ge=1)
-    queue_size: Optional[int] = Field(None, ge=0)
-    memory_limit_mb: Optional[float] = Field(None, gt=0)
+    batch_size: Optional[int] = Field(None, ge=1, le=MAX_BATCH)
+    max_in_flight: Optional[int] = Field(None, ge=1, le=MAX_BATCH)
+    queue_size: Optional[int] = Field(None, ge=0, le=MAX_BATCH)
+    memory_limit_mb: Optional[float] = Field(None, gt=0, le=MAX_MEMORY_MB)
     scheduler: Optional[str] = None
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address_form(cls, scheduler: Optional[str]) -> Optional[str]:
+        if scheduler is not None and not _SCHEDULER.fullmatch(scheduler.strip()):
+            raise ValueError(f"{scheduler!r} is not a Dask scheduler address; write tcp://host:port "
+                             "(or tls://host:port), e.g. tcp://10.0.0.5:8786")
+        return None if scheduler is None else scheduler.strip()
 
     @model_validator(mode="after")
     def _scheduler_only_for_dask(self) -> "ExecutorSpec":
@@ -205,14 +225,14 @@ class SpeedupSpec(_Strict):
     """
 
     workers: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
-    queries: int = Field(2000, ge=1)
-    repeats: int = Field(1, ge=1)
+    queries: int = Field(2000, ge=1, le=MAX_BATCH)
+    repeats: int = Field(1, ge=1, le=MAX_REPEATS)
 
     @field_validator("workers")
     @classmethod
     def _normalise(cls, workers: list[int]) -> list[int]:
-        if any(w < 1 for w in workers):
-            raise ValueError(f"worker counts must be >= 1, got {workers}")
+        if any(w < 1 or w > MAX_WORKERS for w in workers):
+            raise ValueError(f"worker counts must lie in 1..{MAX_WORKERS}, got {workers}")
         return sorted(set(workers))
 
     @property

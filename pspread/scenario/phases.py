@@ -6,14 +6,22 @@ from typing import Optional
 
 from pydantic import Field, model_validator
 
-from pspread.scenario.fields import DurationMs, PhaseKind, PositiveDurationS, _Strict
+from pspread.scenario.fields import (
+    MAX_ARRIVALS,
+    MAX_CLIENTS,
+    MAX_RATE_QPS,
+    DurationMs,
+    PhaseKind,
+    PositiveDurationS,
+    _Strict,
+)
 
 
 class StageSpec(_Strict):
     """One ramp stage: go linearly to ``target_qps`` over ``duration_s`` (as k6's stages)."""
 
     duration_s: PositiveDurationS
-    target_qps: float = Field(ge=0)
+    target_qps: float = Field(ge=0, le=MAX_RATE_QPS)
 
 
 _OPEN_ONLY = ("rate_qps", "start_rate_qps", "end_rate_qps", "stages", "poisson")
@@ -41,12 +49,12 @@ class PhaseSpec(_Strict):
     name: Optional[str] = None
     kind: PhaseKind = "constant"
     duration_s: Optional[PositiveDurationS] = None
-    rate_qps: Optional[float] = Field(None, gt=0)
-    start_rate_qps: Optional[float] = Field(None, ge=0)
-    end_rate_qps: Optional[float] = Field(None, ge=0)
+    rate_qps: Optional[float] = Field(None, gt=0, le=MAX_RATE_QPS)
+    start_rate_qps: Optional[float] = Field(None, ge=0, le=MAX_RATE_QPS)
+    end_rate_qps: Optional[float] = Field(None, ge=0, le=MAX_RATE_QPS)
     stages: Optional[list[StageSpec]] = Field(None, min_length=1)
     poisson: bool = False
-    clients: Optional[int] = Field(None, ge=1)
+    clients: Optional[int] = Field(None, ge=1, le=MAX_CLIENTS)
     think_time_ms: DurationMs = 0.0
 
     @model_validator(mode="after")
@@ -65,6 +73,8 @@ class PhaseSpec(_Strict):
             problems += self._ramp_problems()
         if self.duration_s is None and self.kind != "ramp":
             problems.append(f"duration_s is required for a {self.kind} phase (e.g. duration_s: 30s)")
+        if not problems:
+            problems += self._arrival_problems()
         if problems:
             raise ValueError("; ".join(problems))
         if self.name is None:
@@ -84,6 +94,14 @@ class PhaseSpec(_Strict):
         if missing:
             return ["a ramp phase needs start_rate_qps, end_rate_qps and duration_s, or stages; "
                     f"missing {', '.join(missing)}"]
+        return []
+
+    def _arrival_problems(self) -> list[str]:
+        """An open phase's schedule is an array of 8 bytes per arrival: refuse one too large to plan."""
+        arrivals = sum(d * (a + b) / 2.0 for d, a, b in self.ramp_segments()) if self.is_open else 0.0
+        if arrivals > MAX_ARRIVALS:
+            return [f"plans {arrivals:,.0f} arrivals (rate x duration), more than the {MAX_ARRIVALS:,} one phase "
+                    "may hold; lower the rate or split the phase"]
         return []
 
     @property

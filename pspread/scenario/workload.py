@@ -14,7 +14,19 @@ from typing import Optional
 from pydantic import Field, field_validator
 
 from pspread.engine.model import SpreadModel
-from pspread.scenario.fields import ParamValue, PositiveDurationS, PresetName, Sampling, _Strict
+from pspread.scenario.fields import (
+    MAX_NODES,
+    MAX_SEEDS_PER_QUERY,
+    MAX_TOP_K,
+    MAX_WEIGHT,
+    MAX_ZIPF_S,
+    ParamValue,
+    PresetName,
+    Sampling,
+    Seed,
+    TimeoutS,
+    _Strict,
+)
 
 _MODEL_PARAMS = {f.name for f in fields(SpreadModel)} | {"alpha"}
 
@@ -29,8 +41,8 @@ class SeedsSpec(_Strict):
     """
 
     sampling: Sampling = "uniform"
-    zipf_s: float = Field(1.1, gt=0)
-    hot_set: Optional[int] = Field(None, ge=1)
+    zipf_s: float = Field(1.1, gt=0, le=MAX_ZIPF_S)
+    hot_set: Optional[int] = Field(None, ge=1, le=MAX_NODES)
     query_file: Optional[str] = None
 
 
@@ -38,11 +50,11 @@ class QueryTypeSpec(_Strict):
     """One entry of a weighted query mix; unset fields inherit the scenario's."""
 
     name: str = Field(min_length=1)
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, gt=0, le=MAX_WEIGHT)
     preset: Optional[PresetName] = None
     overrides: dict[str, ParamValue] = Field(default_factory=dict)
-    seeds_per_query: Optional[int] = Field(None, ge=1)
-    top_k: Optional[int] = Field(None, ge=1)
+    seeds_per_query: Optional[int] = Field(None, ge=1, le=MAX_SEEDS_PER_QUERY)
+    top_k: Optional[int] = Field(None, ge=1, le=MAX_TOP_K)
 
     @field_validator("overrides")
     @classmethod
@@ -58,10 +70,10 @@ class WorkloadSpec(_Strict):
     """Which queries a run sends: seed sampling, sizes, timeout and the query mix."""
 
     seeds: SeedsSpec = Field(default_factory=SeedsSpec)
-    seeds_per_query: int = Field(1, ge=1)
-    top_k: int = Field(10, ge=1)
-    timeout_s: Optional[PositiveDurationS] = 10.0
-    random_seed: int = 0
+    seeds_per_query: int = Field(1, ge=1, le=MAX_SEEDS_PER_QUERY)
+    top_k: int = Field(10, ge=1, le=MAX_TOP_K)
+    timeout_s: Optional[TimeoutS] = 10.0
+    random_seed: Seed = 0
     mix: list[QueryTypeSpec] = Field(default_factory=list)
 
     @field_validator("mix")

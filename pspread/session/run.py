@@ -25,15 +25,19 @@ from pspread.errors import ScenarioError
 from pspread.execution.base import Executor
 from pspread.load.capacity import find_capacity, soak
 from pspread.load.clock import Clock
+from pspread.load.limits import check_runnable
 from pspread.load.runner import Observer, Runner, make_executor
 from pspread.load.scaling import ScalingPoint, measure_scaling
 from pspread.metrics.system import usable_cores
 from pspread.metrics.thresholds import cores_reason
 from pspread.results.export import ResultsWriter
 from pspread.results.model import Results
+from pspread.scenario.fields import MAX_BATCH, MAX_DURATION_S
 from pspread.scenario.loader import load_scenario, resolve_scenario, validate_data
 from pspread.scenario.model import Scenario
 from pspread.scenario.overrides import apply_overrides
+from pspread.scenario.phases import PhaseSpec
+from pspread.scenario.units import format_duration
 from pspread.session.abort import AbortWatch
 from pspread.session.recording import GateAborted, Session
 
@@ -47,17 +51,22 @@ def resolve(scenario: ScenarioSource, overrides: Mapping[str, Any] | None = None
     Relative paths in a scenario file resolve against its folder.
     """
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    base = None
     if isinstance(scenario, Scenario):
-        if not given:
-            return scenario, None
-        data = scenario.to_dict()
-        origins: dict[Any, str] = {}
-        problems = apply_overrides(data, given, "override", origins)
-        return validate_data(data, scenario.name, None, origins, problems), None
-    source = resolve_scenario(scenario)
-    is_file = isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and Path(source).is_file())
-    base = Path(source).resolve().parent if is_file and source is not None else None
-    return load_scenario(source, given), base
+        loaded = scenario
+        if given:
+            data = scenario.to_dict()
+            origins: dict[Any, str] = {}
+            problems = apply_overrides(data, given, "override", origins)
+            loaded = validate_data(data, scenario.name, None, origins, problems)
+    else:
+        source = resolve_scenario(scenario)
+        is_file = isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
+                                                and Path(source).is_file())
+        base = Path(source).resolve().parent if is_file and source is not None else None
+        loaded = load_scenario(source, given)
+    check_runnable(loaded)  # e.g. a worker count this machine cannot hold: refused before anything starts
+    return loaded, base
 
 
 def _session(scenario: ScenarioSource, overrides: Mapping[str, Any] | None, executor: Executor | None,
@@ -106,8 +115,13 @@ def speedup_scenario(scenario: ScenarioSource = None, *, workers: Sequence[int] 
 
 
 def execute_speedup(session: Session, workers: Sequence[int], queries: int | None, repeats: int) -> Results:
+    """``speedup_scenario`` on a session the caller made."""
     sc = session.scenario
     n = queries or (sc.speedup.queries if sc.speedup else 2000)
+    if n > MAX_BATCH:
+        raise ScenarioError(f"--queries {n:,}: a speedup run takes at most {MAX_BATCH:,} queries; ask for fewer")
+    for w in workers:
+        check_runnable(sc, workers=w)
     return session.execute(lambda runner: _scaling(session, runner, list(workers), n, repeats), start_executor=False)
 
 
@@ -132,16 +146,23 @@ def stress_scenario(scenario: ScenarioSource = None, *, probe_s: float = 3.0, so
 def execute_stress(session: Session, probe_s: float, soak_s: float | None, start_rate: float | None,
                    workers: Sequence[int] | None = None) -> Results:
     """``stress_scenario`` on a session the caller made."""
-    if probe_s <= 0:
-        raise ScenarioError(f"--probe {probe_s:g}: a probe must last longer than 0 s, e.g. --probe 3s")
-    if soak_s is not None and soak_s <= 0:
-        raise ScenarioError(f"--soak {soak_s:g}: a soak must last longer than 0 s, e.g. --soak 10m")
+    for flag, seconds in (("--probe", probe_s), ("--soak", soak_s)):
+        if seconds is not None and not 0 < seconds <= MAX_DURATION_S:
+            raise ScenarioError(f"{flag} {seconds:g}s: give a length above 0 and at most "
+                                f"{format_duration(MAX_DURATION_S)}, e.g. {flag} 30s")
     counts = sorted(set(workers or []))
     if counts and counts[0] < 1:
         raise ScenarioError(f"--workers {counts}: worker counts must be >= 1")
     sc = session.scenario
+    for w in counts:
+        check_runnable(sc, workers=w)
     rates = [p.rate_qps for p in sc.phases if p.rate_qps and p.measured]
     start = start_rate or (max(rates) if rates else 100.0)
+    try:  # the first probe (or the soak) as the phase it will be, checked now rather than after the warm-up
+        PhaseSpec(kind="constant", duration_s=soak_s if soak_s is not None else probe_s, rate_qps=start)
+    except ValueError as exc:
+        raise ScenarioError(f"the first {'soak' if soak_s is not None else 'probe'} at {start:g} q/s: "
+                            f"{_first_error(exc)}") from None
     cores = usable_cores()
 
     def warm(runner: Runner) -> None:
@@ -172,6 +193,14 @@ def execute_stress(session: Session, probe_s: float, soak_s: float | None, start
     if soak_s is not None:
         return session.execute(soak_body)
     return session.execute(capacity, start_executor=not counts, capacity=True)
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first.get('msg', exc)}"
+    return str(exc)
 
 
 def _scaling(session: Session, runner: Runner, workers: list[int], queries: int, repeats: int) -> None:
