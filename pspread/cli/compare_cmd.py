@@ -17,6 +17,7 @@ from rich.table import Table
 from typing_extensions import Annotated
 
 from pspread.cli.errors import EXIT_GATE_FAILED
+from pspread.cli.options import JsonOpt, epilog, is_stdout, write_output
 from pspread.results.compare import DEFAULT_ALPHA, DEFAULT_FAIL_ON, Comparison, compare, parse_fail_on
 from pspread.results.export import read_results
 
@@ -43,22 +44,28 @@ def _table(result: Comparison, base: Path, new: Path) -> Table:
     return table
 
 
+EPILOG = epilog([
+    "pspread compare results/base.json results/new.json",
+    "pspread compare base.json new.json --fail-on 'p99:+10%' --fail-on 'qps:-10%' --json -",
+], exits=(0, 1, 2))
+
+
 def compare_command(
-    base: Annotated[Path, typer.Argument(help="Baseline results JSON.")],
-    new: Annotated[Path, typer.Argument(help="New results JSON.")],
+    base: Annotated[Path, typer.Argument(metavar="BASE", help="Baseline results JSON.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="New results JSON.")],
     fail_on: Annotated[Optional[List[str]], typer.Option(
-        "--fail-on", help="Tolerance, e.g. 'p99:+10%' or 'qps:-10%' or 'p95:+5ms'; repeat for several. "
+        "--fail-on", metavar="RULE", help="Tolerance, e.g. 'p99:+10%' or 'qps:-10%' or 'p95:+5ms'; repeat for several. "
                           f"Default: {' '.join(DEFAULT_FAIL_ON)}.")] = None,
-    alpha: Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5,
+    alpha: Annotated[float, typer.Option("--alpha", metavar="P", min=1e-9, max=0.5,
                                          help="Significance level of the Mann–Whitney U test.")] = DEFAULT_ALPHA,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_out: JsonOpt = None,
 ) -> None:
     """Compare two results files; exit 1 only on a change beyond tolerance that is also significant."""
     rules = parse_fail_on(fail_on or DEFAULT_FAIL_ON)
     result = compare(read_results(base), read_results(new), rules, alpha=alpha)
-    if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-    else:
+    if json_out is not None:
+        write_output(json_out, json.dumps(result.to_dict(), indent=2), inputs=[base, new])
+    if not is_stdout(json_out):
         console = Console(highlight=False)
         console.print(_table(result, base, new))
         for warning in result.warnings:
@@ -72,4 +79,4 @@ def compare_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare")(compare_command)
+    app.command("compare", epilog=EPILOG)(compare_command)

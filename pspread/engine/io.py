@@ -316,13 +316,14 @@ def verify_bundle(path: str | os.PathLike[str], meta: dict[str, Any] | None = No
 
 
 def load_graph(
-    path: str | os.PathLike[str], directed: bool = True, validate: bool = True, verify: bool = False,
+    path: str | os.PathLike[str], directed: bool = False, validate: bool = True, verify: bool = False,
     **edge_list_options: Any,
 ) -> Graph:
     """Load a graph: a bundle folder (mmap, no copy) or an edge-list file (parsed).
 
-    ``directed`` and ``edge_list_options`` (delimiter, header, progress) apply to
-    edge lists only; a bundle records whether it is directed.
+    ``directed`` (default False: each line an edge both ways, as the CLI and
+    scenarios read it) and ``edge_list_options`` (delimiter, header, progress)
+    apply to edge lists only; a bundle records whether it is directed.
     """
     p = Path(path)
     if p.is_dir():
