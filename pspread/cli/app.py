@@ -138,5 +138,5 @@ app = typer.Typer(**SETTINGS, cls=LazyGroup)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also ``python -m pspread``: same name, same completion variable)."""
+    app(prog_name="pspread")
