@@ -170,13 +170,16 @@ def convert(
 ) -> None:
     """Convert an edge-list file into a bundle (undirected unless --directed)."""
     from pspread.engine.edgelist import read_edge_list
+    from pspread.engine.examples import shipped_example
     from pspread.engine.io import graph_info, save_graph
 
+    shipped = shipped_example(file)
+    file = shipped or file
     if file.is_dir():
         raise GraphError(f"{file}: is a folder; convert reads an edge-list file (use `pspread graph info` on bundles)")
     if not file.is_file():
         raise GraphError(f"{file}: no such file; give the path of an edge-list file")
-    out = output or _default_output(file)
+    out = output or (Path(_default_output(file).name) if shipped else _default_output(file))  # never in the package
     as_json = is_stdout(json_out)
     if out.exists() and not force:
         raise GraphError(f"{out}: already exists; choose another --output or pass --force to replace it")
@@ -212,6 +215,9 @@ def info(
     """Show what a graph holds: counts, degrees, sinks, arrays on disk."""
     from pspread.engine.io import check_bundle, graph_info, is_bundle, load_graph, verify_bundle
 
+    from pspread.engine.examples import shipped_example
+
+    path = shipped_example(path) or path
     if not path.exists():
         raise GraphError(f"{path}: no such bundle or file; create one with `pspread graph generate` or "
                          "`pspread graph convert`")
