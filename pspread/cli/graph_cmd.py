@@ -213,9 +213,8 @@ def info(
     json_out: JsonOpt = None,
 ) -> None:
     """Show what a graph holds: counts, degrees, sinks, arrays on disk."""
-    from pspread.engine.io import check_bundle, graph_info, is_bundle, load_graph, verify_bundle
-
     from pspread.engine.examples import shipped_example
+    from pspread.engine.io import check_bundle, graph_info, is_bundle, load_graph, verify_bundle
 
     path = shipped_example(path) or path
     if not path.exists():
