@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ def _script():
     spec = importlib.util.spec_from_file_location("refresh_figures", ROOT / "scripts" / "refresh_figures.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
