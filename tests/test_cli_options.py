@@ -193,3 +193,19 @@ def test_a_directed_graph_of_sinks_is_warned_about(app: typer.Typer, tmp_path: P
     assert directed.exit_code == 0 and "warning: 75% of the nodes" in directed.stderr
     undirected = runner.invoke(app, ["query", str(edges), "dog"])
     assert undirected.exit_code == 0 and "warning" not in undirected.stderr
+
+
+def test_scenario_set_takes_lists_and_suggests_the_key_meant(tmp_path: Path):
+    from pspread.scenario.loader import ScenarioValidationError, load_scenario
+    from pspread.scenario.overrides import parse_set_option
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\n")
+    key, value = parse_set_option("speedup.workers=[1,2]")
+    assert load_scenario(path, {key: value}, environ={}).speedup.workers == [1, 2]
+    for override, hint in (("model.max_stepz=3", "model.overrides.max_steps"), ("worker=3", "'workers'"),
+                           ("max_steps=3", "model.overrides.max_steps"), ("executor.workerz=3", "'workers'")):
+        key, value = parse_set_option(override)
+        with pytest.raises(ScenarioValidationError) as err:
+            load_scenario(path, {key: value}, environ={})
+        assert hint in str(err.value), (override, str(err.value))
