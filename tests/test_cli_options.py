@@ -209,3 +209,9 @@ def test_scenario_set_takes_lists_and_suggests_the_key_meant(tmp_path: Path):
         with pytest.raises(ScenarioValidationError) as err:
             load_scenario(path, {key: value}, environ={})
         assert hint in str(err.value), (override, str(err.value))
+
+
+def test_usage_lines_read_like_click_s(app: typer.Typer):
+    usage = runner.invoke(app, ["query", "--help"]).output.splitlines()[1].split()
+    assert usage[-2:] == ["GRAPH", "SEEDS..."]
+    assert runner.invoke(app, ["run", "--help"]).output.splitlines()[1].split()[-1] == "[SCENARIO]"

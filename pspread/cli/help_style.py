@@ -68,7 +68,7 @@ def _range(self: Any) -> Optional[str]:
 
 def _usage_name(self: Any) -> str:
     name = self.metavar or self.name.upper()
-    if self.nargs != 1:
+    if self.nargs != 1 and not name.endswith("..."):
         name += "..."
     return str(name) if self.required else f"[{name}]"
 

@@ -17,6 +17,14 @@ seconds (:func:`parse_duration_option`); workers are ``N``, ``auto`` or a
 comma list ``1,2,4`` where a command runs several counts
 (:func:`parse_workers`); an output path ``-`` is stdout (:func:`open_output`).
 
+The run family (run, stress, speedup) takes ScenarioArg, WorkersOpt (run,
+stress: ``parse_workers(text, many=False)[0]``) or WorkersListOpt (speedup:
+``parse_workers(text)``), DurationOpt (``parse_duration_option``), RateOpt,
+ExecutorOpt (``.value`` for the scenario), SchedulerOpt, JsonOpt and
+MarkdownOpt (``open_output``/``write_output``; ``-`` is stdout),
+ResultsDirOpt, PlainOpt, ScenarioSetOpt, QueriesOpt (speedup's query set:
+``-q``, since ``-n`` is ``--nodes``), RepeatsOpt, ProbeOpt and SoakOpt.
+
 This module is imported by the command modules only (never by ``pspread
 --help``), and it imports nothing heavy: the choices are checked against the
 engine's own tables by tests/test_cli_options.py.
@@ -220,7 +228,11 @@ SCENARIO_SET_HELP = ("Override any scenario key: --set executor.balance=round-ro
                      "--set speedup.workers=\\[1,2] (repeatable).")
 JSON_HELP = "Write the JSON here; - is stdout (then nothing else is printed there)."
 
-GraphArg = Annotated[str, typer.Argument(metavar="GRAPH", help="Graph bundle folder or edge-list file.")]
+GraphArg = Annotated[str, typer.Argument(
+    metavar="GRAPH", help="Graph bundle folder, edge-list file, or a shipped example (karate).")]
+ScenarioArg = Annotated[Optional[str], typer.Argument(
+    metavar="SCENARIO", show_default=False,
+    help="Scenario file or a shipped scenario's name (pspread scenarios list); none: the built-in default.")]
 WorkersOpt = Annotated[Optional[str], typer.Option(
     "--workers", "-w", metavar="N|auto", help="Worker processes: a count or auto (one per core).")]
 WorkersListOpt = Annotated[Optional[str], typer.Option(
@@ -239,6 +251,13 @@ MarkdownOpt = Annotated[Optional[str], typer.Option(
     "--markdown", metavar="FILE|-", help="Write a Markdown summary here (for CI job pages); - is stdout.")]
 ResultsDirOpt = Annotated[Path, typer.Option(
     "--results-dir", metavar="DIR", help="Folder for the results file (never overwritten).")]
+RepeatsOpt = Annotated[int, typer.Option(
+    "--repeats", metavar="N", min=1, help="Time each worker count this often; the median counts.")]
+ProbeOpt = Annotated[str, typer.Option(
+    "--probe", metavar="DURATION", help="Length of each capacity probe, e.g. 3s.")]
+SoakOpt = Annotated[Optional[str], typer.Option(
+    "--soak", metavar="DURATION",
+    help="Hold a steady load this long (e.g. 10m) and report drift, instead of the capacity search.")]
 PlainOpt = Annotated[bool, typer.Option(
     "--plain", help="One line a second instead of the live table (automatic when stdout is not a terminal).")]
 SetOpt = Annotated[Optional[List[str]], typer.Option("--set", metavar="KEY=VALUE", help=SET_HELP)]
