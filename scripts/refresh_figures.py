@@ -87,7 +87,8 @@ def cli_json(args: Sequence[str]) -> dict[str, Any]:
     code, out = cli([*args, "--json", "-"])
     if code != 0:
         raise SystemExit(f"pspread {' '.join(args)} exited {code}")
-    return json.loads(out)
+    data: dict[str, Any] = json.loads(out)
+    return data
 
 
 def kernel_rows(graph: str, label: str, queries: int) -> list[Row]:

@@ -215,3 +215,12 @@ def test_usage_lines_read_like_click_s(app: typer.Typer):
     usage = runner.invoke(app, ["query", "--help"]).output.splitlines()[1].split()
     assert usage[-2:] == ["GRAPH", "SEEDS..."]
     assert runner.invoke(app, ["run", "--help"]).output.splitlines()[1].split()[-1] == "[SCENARIO]"
+
+
+def test_no_help_text_is_swallowed_as_markup():
+    """Rich reads ``[default: x]`` in a help string as a style tag and drops it; none may be written so."""
+    import re
+
+    for module in ("graph_cmd", "query_cmd", "bench_cmd", "compare_cmd", "scenarios_cmd", "options"):
+        source = (Path(pspread.__file__).parent / "cli" / f"{module}.py").read_text()
+        assert not re.findall(r'help=[^\n]*?(?<!\\)\[[a-z][^\]]*\]', source), module

@@ -29,6 +29,7 @@ from pspread.cli.options import (
     choices,
     epilog,
     is_stdout,
+    listed,
     warn_if_sinks,
     write_output,
 )
@@ -153,15 +154,16 @@ def _default_output(file: Path) -> Path:
 @graph_app.command("convert", epilog=_CONVERT_EPILOG)
 def convert(
     file: Annotated[Path, typer.Argument(metavar="FILE",
-        help="Edge list: source target [weight]; TSV/CSV/whitespace; .gz allowed (rules: docs/edge-lists.md).")],
+        help="Edge list: source target \\[weight]; TSV/CSV/whitespace; .gz allowed (rules: docs/edge-lists.md).")],
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", metavar="DIR", help=_OUT_HELP + " [default: FILE without extension]")] = None,
+        "--output", "-o", metavar="DIR", help=_OUT_HELP + " (default: FILE without its extension)")] = None,
     undirected: Annotated[bool, typer.Option(
         "--undirected/--directed", help="Each line an edge both ways (two arcs), or one arc source -> target.")] = True,
     delimiter: Annotated[Optional[Delimiter], typer.Option(
-        "--delimiter", metavar=choices(Delimiter), help="Field separator (pipe is |) [default: detect]")] = None,
+        "--delimiter", metavar="NAME", help=f"Field separator: {listed(Delimiter)} (pipe is |) "
+        "(default: detect)")] = None,
     header: Annotated[Optional[bool], typer.Option(
-        "--header/--no-header", help="First line is a header [default: detect]")] = None,
+        "--header/--no-header", help="First line is a header (default: detect)")] = None,
     labels: Annotated[bool, typer.Option(
         "--labels", help="Read ids as text labels even if they look like integers "
                          "(also the fix for sparse or huge ids).")] = False,

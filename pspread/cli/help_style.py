@@ -88,13 +88,17 @@ def install() -> bool:
         return False
     if getattr(param, "_pspread_style", False):
         return True
-    param.display_type = _display_type
-    option.display_type_rich = _option_type_rich
-    argument.display_type_rich = lambda self, ctx: None  # the name column already says what it is
-    for cls in (option, argument):
-        cls._get_number_range_help_str = _range
-    argument._usage_display_name = _usage_name
-    argument.display_name_raw = property(lambda self: str(self.metavar or self.name.upper()))
-    argument._rich_display_name = _rich_name
-    param._pspread_style = True
+    patches: list[tuple[type, str, Any]] = [
+        (param, "display_type", _display_type),
+        (option, "display_type_rich", _option_type_rich),
+        (argument, "display_type_rich", lambda self, ctx: None),  # the name column already says what it is
+        (option, "_get_number_range_help_str", _range),
+        (argument, "_get_number_range_help_str", _range),
+        (argument, "_usage_display_name", _usage_name),
+        (argument, "display_name_raw", property(lambda self: str(self.metavar or self.name.upper()))),
+        (argument, "_rich_display_name", _rich_name),
+        (param, "_pspread_style", True),
+    ]
+    for cls, name, value in patches:
+        setattr(cls, name, value)
     return True

@@ -117,8 +117,14 @@ class Balance(str, Enum):
 
 
 def choices(enum: type[Enum]) -> str:
-    """``a|b|c``: the metavar of an option with fixed choices."""
-    return "|".join(str(member.value) for member in enum)  # type: ignore[attr-defined]
+    """``a|b|c``: the metavar of an option with a few short fixed choices."""
+    return "|".join(str(member.value) for member in enum)
+
+
+def listed(enum: type[Enum]) -> str:
+    """``a, b or c``: the choices in an option's help, where ``a|b|c`` would be too wide a metavar."""
+    names = [str(member.value) for member in enum]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 
 
 # --------------------------------------------------------------- parsers
@@ -222,6 +228,7 @@ def epilog(examples: List[str], exits: tuple[int, ...] = (0, 2, 130)) -> str:
 
 # ------------------------------------------------------ shared definitions
 PRESET_HELP = "Model preset: threshold (local, fast), spreadr, or ppr (personalised PageRank, stops on the top-k)."
+BALANCE_HELP = f"How the process executor picks a worker: {listed(Balance)}."
 SET_HELP = ("Override a model parameter: --set retention=0.3 --set max_steps=20 --set stop=converged "
             "(repeatable; a list is --set key=\\[a,b]).")
 SCENARIO_SET_HELP = ("Override any scenario key: --set executor.balance=round-robin, --set phases.1.rate_qps=200, "
@@ -242,7 +249,7 @@ DurationOpt = Annotated[Optional[str], typer.Option(
 RateOpt = Annotated[Optional[float], typer.Option(
     "--rate", "-r", metavar="QPS", min=0.001, help="Arrival rate in queries a second.")]
 ExecutorOpt = Annotated[Optional[ExecutorKind], typer.Option(
-    "--executor", "-e", metavar=choices(ExecutorKind), help="Where queries run.")]
+    "--executor", "-e", metavar="KIND", help=f"Where queries run: {listed(ExecutorKind)}.")]
 SchedulerOpt = Annotated[Optional[str], typer.Option(
     "--scheduler", metavar="ADDRESS",
     help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask).")]
@@ -262,8 +269,10 @@ PlainOpt = Annotated[bool, typer.Option(
     "--plain", help="One line a second instead of the live table (automatic when stdout is not a terminal).")]
 SetOpt = Annotated[Optional[List[str]], typer.Option("--set", metavar="KEY=VALUE", help=SET_HELP)]
 ScenarioSetOpt = Annotated[Optional[List[str]], typer.Option("--set", metavar="KEY=VALUE", help=SCENARIO_SET_HELP)]
-PresetOpt = Annotated[Preset, typer.Option("--preset", "-p", metavar=choices(Preset), help=PRESET_HELP)]
-KernelOpt = Annotated[Kernel, typer.Option("--kernel", metavar=choices(Kernel), help="Spreading kernel.")]
+PresetOpt = Annotated[Preset, typer.Option("--preset", "-p", metavar="PRESET", help=PRESET_HELP)]
+KernelOpt = Annotated[Kernel, typer.Option("--kernel", metavar="KERNEL",
+                                           help=f"Spreading kernel: {listed(Kernel)} (docs/kernels.md).")]
+BalanceOpt = Annotated[Optional[Balance], typer.Option("--balance", metavar="POLICY", help=BALANCE_HELP)]
 TopOpt = Annotated[int, typer.Option("--top", "-k", metavar="K", min=1, help="How many nodes an answer holds.")]
 SeedOpt = Annotated[int, typer.Option("--seed", "-s", metavar="INTEGER", help="Random seed (same seed, same result).")]
 QueriesOpt = Annotated[int, typer.Option("--queries", "-q", metavar="N", min=1, help="Number of queries.")]
@@ -277,6 +286,7 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help="
 
 __all__ = [
     "Balance", "Delimiter", "ExecutorKind", "GraphKind", "Kernel", "Preset", "UsageError", "Weights", "choices",
+    "listed",
     "epilog", "is_stdout", "open_output", "warn_if_sinks", "parse_duration_option", "parse_workers",
     "write_output", "STDOUT",
 ]
