@@ -8,8 +8,10 @@ It generates the benchmark graph in a temporary folder, runs the same
 ``--json -`` output, and rewrites the table between ``<!-- figures:start -->``
 and ``<!-- figures:end -->``.  Every row names the machine it ran on (CPU
 model, cores, memory) and the date, so a figure is never read without its
-context.  Run it on a quiet machine, one benchmark at a time (on a shared
-machine: ``flock /tmp/pspread-bench.lock python scripts/refresh_figures.py``).
+context, with the 1-minute load average before and after it was measured (a
+load above the core count means other work shared the cores).  Run it on a
+quiet machine, one benchmark at a time (on a shared machine:
+``flock /tmp/pspread-bench.lock python scripts/refresh_figures.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Row:
     what: str
     figure: str
     command: str
+    load: str = ""  # the 1-minute load average before and after the measurement, e.g. "load 0.4-1.1"
 
 
 def machine() -> str:
@@ -54,7 +57,8 @@ def render(rows: Sequence[Row], where: str, when: str) -> str:
     """The Markdown table (a machine column on every row)."""
     lines = ["| what | figure | machine | command |", "|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row.what} | {row.figure} | {where}, {when} | `{row.command}` |")
+        load = f", {row.load}" if row.load else ""
+        lines.append(f"| {row.what} | {row.figure} | {where}, {when}{load} | `{row.command}` |")
     return "\n".join(lines)
 
 
@@ -176,8 +180,21 @@ def collect(args: argparse.Namespace, work: Path, say: Callable[[str], None]) ->
         steps.append((args.scenario, lambda: scenario_rows(args.scenario, work)))
     for name, step in steps:
         say(f"measuring: {name}")
-        rows += step()
+        before = _load()
+        measured = step()
+        span = "-".join(dict.fromkeys(f"{v:.1f}" for v in sorted((before, _load()))))
+        for row in measured:
+            row.load = f"load {span}"
+        rows += measured
     return rows
+
+
+def _load() -> float:
+    """The 1-minute load average (how busy the machine was: above the core count, figures suffer)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return float("nan")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -22,13 +22,15 @@ def _script():
 
 def test_the_table_replaces_only_what_lies_between_the_markers():
     rf = _script()
-    rows = [rf.Row("one query", "median 1.00 ms", "pspread bench kernels G"), rf.Row("driver", "9 q/s", "x")]
+    rows = [rf.Row("one query", "median 1.00 ms", "pspread bench kernels G", "load 0.5-1.2"),
+            rf.Row("driver", "9 q/s", "x")]
     table = rf.render(rows, "Some CPU, 2 cores", "2026-01-01")
     text = f"intro\n{rf.START}\nold | table\n{rf.END}\nafter\n"
     new = rf.replace_table(text, table)
     assert new.startswith("intro\n") and new.endswith(f"{rf.END}\nafter\n") and "old | table" not in new
     body = [line for line in new.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(body) == 2 and all("Some CPU, 2 cores, 2026-01-01" in line for line in body)
+    assert "2026-01-01, load 0.5-1.2 |" in body[0]
     assert rf.replace_table(new, table) == new  # idempotent
 
 
