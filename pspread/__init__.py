@@ -20,6 +20,7 @@ _EXPORTS = {
     "load_graph": "pspread.engine.io",
     "save_graph": "pspread.engine.io",
     "generate_graph": "pspread.engine.generators",
+    "sink_warning": "pspread.engine.direction",
     "Query": "pspread.execution.query",
     "QueryResult": "pspread.execution.query",
     "Outcome": "pspread.execution.query",

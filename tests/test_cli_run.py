@@ -197,8 +197,8 @@ def test_ctrl_c_writes_partial_results_and_leaves_no_process(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "--executor", "bogus"], "executor.kind"),
-    (["speedup", "--workers", "1,x"], "worker counts"),
+    (["run", "--executor", "bogus"], "'process', 'inline', 'dask'"),  # the parser names the valid choices
+    (["speedup", "--workers", "1,x"], "counts separated by commas (1,2,4)"),
     (["stress", "--soak", "1x"], "cannot read '1x'"),
 ])
 def test_usage_errors_exit_2(app, tmp_path: Path, args: list[str], message: str) -> None:

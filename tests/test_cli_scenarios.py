@@ -39,7 +39,7 @@ def test_validate_reports_every_problem_and_exits_2(app: typer.Typer, tmp_path: 
 
 
 def test_validate_json_and_missing_file(app: typer.Typer, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["scenarios", "validate", "--json", str(tmp_path / "nope.yaml")])
+    result = runner.invoke(app, ["scenarios", "validate", str(tmp_path / "nope.yaml"), "--json"])
     assert result.exit_code == 2
     data = json.loads(result.stdout)
     assert data["ok"] is False and "nope.yaml" in data["files"][0]["problems"][0]

@@ -16,8 +16,12 @@ from importlib import import_module
 from typing import Any
 
 import typer
+from typing_extensions import Annotated
 
 from pspread.cli.errors import ErrorHandlingGroup
+from pspread.cli.help_style import install as _install_help_style
+
+_install_help_style()
 
 #: command name -> (the module whose ``register(app)`` adds it, the line ``pspread --help`` shows for it),
 #: in the order ``pspread --help`` lists them (single commands first, then groups, as Typer orders them)
@@ -39,11 +43,36 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("pspread.cli.scenarios_cmd", "Validate, list and show benchmark scenarios (YAML files)."),
 }
 
+def version_text() -> str:
+    """``pspread 0.1.0``: the version of the installed distribution (importlib.metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"pspread {version('pspread')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "pspread (not installed: no version recorded; pip install -e . records it)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit(0)
+
+
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    # The group's own options: only --version (each command has its own).
+    pass
+
+
 #: the settings of the ``pspread`` command (also those a command module registers onto)
 SETTINGS: dict[str, Any] = {
     "name": "pspread",
     "no_args_is_help": True,
-    "add_completion": False,
+    "add_completion": True,
+    "callback": _root,
     "pretty_exceptions_enable": False,
     "help": (
         "Fast parallel spreading-activation queries over graphs, and the tool that "
@@ -59,6 +88,24 @@ def module_commands(module: str) -> dict[str, Any]:
     holder = typer.Typer(**SETTINGS, cls=ErrorHandlingGroup)
     import_module(module).register(holder)
     return dict(typer.main.get_group(holder).commands)
+
+
+def bare_json_means_stdout(args: list[str]) -> list[str]:
+    """``--json`` with no value (last, or before another option) is ``--json -``: JSON on stdout.
+
+    Every output option takes a path and ``-`` means stdout; this keeps the
+    short habit ``pspread query g 1 --json`` working on top of that one rule.
+    """
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        out.append(arg)
+        if arg == "--json":
+            following = args[i + 1] if i + 1 < len(args) else None
+            if following is None or (following.startswith("-") and following != "-"):
+                out.append("-")
+    return out
 
 
 class _Listed(typer.core.TyperCommand):
@@ -80,18 +127,16 @@ class LazyGroup(ErrorHandlingGroup):
         if name in COMMANDS and isinstance(self.commands.get(name), _Listed):
             self.commands.update(module_commands(COMMANDS[name][0]))
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, bare_json_means_stdout(args))
+
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args:
             self._load(args[0])
         return super().resolve_command(ctx, args)
 
 
-def _no_options() -> None:
-    # The group needs a callback to be a group while no command is registered yet; it takes no options.
-    pass
-
-
-app = typer.Typer(**SETTINGS, cls=LazyGroup, callback=_no_options)
+app = typer.Typer(**SETTINGS, cls=LazyGroup)
 
 
 def main() -> None:

@@ -12,7 +12,28 @@ from rich.table import Table
 from typing_extensions import Annotated
 
 from pspread.bench.kernels import bench_kernels
-from pspread.cli.model_options import PRESET_HELP, SET_HELP, build_model
+from pspread.cli.model_options import build_model
+from pspread.cli.options import (
+    DurationOpt,
+    ExcludeSeedsOpt,
+    GraphArg,
+    JsonOpt,
+    Kernel,
+    KernelOpt,
+    Preset,
+    PresetOpt,
+    QueriesOpt,
+    RateOpt,
+    RoundsOpt,
+    SeedOpt,
+    SeedsPerQueryOpt,
+    SetOpt,
+    UsageError,
+    epilog,
+    is_stdout,
+    parse_duration_option,
+    write_output,
+)
 from pspread.engine.io import load_graph
 from pspread.engine.kernels import KERNELS
 from pspread.errors import ModelError
@@ -20,32 +41,40 @@ from pspread.errors import ModelError
 bench_app = typer.Typer(name="bench", no_args_is_help=True, help="Micro-benchmarks of kernels and executors.")
 
 
-@bench_app.command("kernels")
+_KERNELS_EPILOG = epilog([
+    "pspread bench kernels ba1m --queries 200",
+    "pspread bench kernels karate --kernels frontier,dense,reference --json kernels.json",
+])
+
+
+@bench_app.command("kernels", epilog=_KERNELS_EPILOG)
 def kernels_cmd(
-    graph: Annotated[str, typer.Argument(help="Graph bundle folder or edge-list file.")],
-    queries: Annotated[int, typer.Option(help="Queries per kernel (the same ones for every kernel).", min=1)] = 200,
-    kernels: Annotated[str, typer.Option(help="Comma-separated kernels to compare.")] = "frontier,dense,auto",
-    preset: Annotated[str, typer.Option("--preset", "-p", help=PRESET_HELP)] = "threshold",
-    set_: Annotated[Optional[List[str]], typer.Option("--set", help=SET_HELP)] = None,
-    seeds: Annotated[int, typer.Option(help="Seed nodes per query.", min=1)] = 3,
-    batch: Annotated[int, typer.Option(help="Batch size for the batched-throughput figure (1: skip).", min=1)] = 32,
-    threads: Annotated[int, typer.Option(help="Threads for the dense threading figure (1: skip).", min=1)] = 2,
-    seed: Annotated[int, typer.Option(help="Random seed of the query set.")] = 1,
-    exclude_seeds: Annotated[bool, typer.Option("--exclude-seeds", help="Leave the seeds out of the answers.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    graph: GraphArg,
+    queries: QueriesOpt = 200,
+    kernels: Annotated[str, typer.Option(
+        metavar="KERNEL[,KERNEL...]", help="Kernels to compare, comma-separated: "
+        f"{', '.join(k.value for k in Kernel)}.")] = "frontier,dense,auto",
+    preset: PresetOpt = Preset.threshold,
+    set_: SetOpt = None,
+    seeds: SeedsPerQueryOpt = 3,
+    batch: Annotated[int, typer.Option(metavar="N",
+        help="Batch size for the batched-throughput figure (1: skip).", min=1)] = 32,
+    threads: Annotated[int, typer.Option(metavar="N",
+        help="Threads for the dense threading figure (1: skip).", min=1)] = 2,
+    seed: SeedOpt = 1,
+    exclude_seeds: ExcludeSeedsOpt = False,
+    json_out: JsonOpt = None,
 ) -> None:
     """Time every kernel on the same random queries; print ms/query and ratios.
 
     Add `reference` to --kernels for the sequential baseline (it is plain
     Python and runs on as many queries as fit in 20 s).
-
-    Example: pspread bench kernels ba1m --queries 200 --kernels frontier,dense,reference
     """
     names = [k.strip() for k in kernels.split(",") if k.strip()]
     bad = [k for k in names if k not in KERNELS]
     if bad or not names:
         raise ModelError(f"--kernels: unknown {', '.join(bad) or '(none given)'}; choose from {', '.join(KERNELS)}")
-    model = build_model(preset, set_)
+    model = build_model(preset.value, set_)
     if exclude_seeds:
         model = model.with_(exclude_seeds=True)
     g = load_graph(graph)
@@ -53,11 +82,12 @@ def kernels_cmd(
     with console.status("benchmarking") as status:
         report = bench_kernels(g, model, names, queries=queries, seeds_per_query=seeds, batch=batch, seed=seed,
                                threads=threads, progress=lambda m: status.update(f"benchmarking: {m}"))
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
-        return
+    if json_out is not None:
+        write_output(json_out, json.dumps(report.to_dict(), indent=2), inputs=[graph])
+        if is_stdout(json_out):
+            return
     out = Console(highlight=False)
-    table = Table(title=f"{g.num_nodes:,} nodes, {g.num_arcs:,} arcs, preset {preset}, {seeds} seeds/query")
+    table = Table(title=f"{g.num_nodes:,} nodes, {g.num_arcs:,} arcs, preset {preset.value}, {seeds} seeds/query")
     for col in ("kernel", "queries", "median ms", "mean ms", "p99 ms", f"batch{batch} q/s", "touched"):
         table.add_column(col, justify="right" if col != "kernel" else "left")
     for k in report.kernels:
@@ -70,27 +100,34 @@ def kernels_cmd(
         out.print(f"[dim]note: {note}[/]")
 
 
-@bench_app.command("peers")
+_PEERS_EPILOG = epilog([
+    "pspread bench peers ba100k --queries 30 --peers networkx,sknetwork",
+    "pspread bench peers karate --top 5 --set tie_tolerance=0 --json -",
+])
+
+
+@bench_app.command("peers", epilog=_PEERS_EPILOG)
 def peers_cmd(
-    graph: Annotated[str, typer.Argument(help="Graph bundle folder or edge-list file.")],
-    queries: Annotated[int, typer.Option(help="Queries in all (split over the rounds).", min=1)] = 30,
-    rounds: Annotated[int, typer.Option(help="Interleaved rounds (the spread of the figures).", min=1)] = 3,
-    top: Annotated[int, typer.Option("--top", "-k", help="k of recall@k.", min=1)] = 20,
-    seeds: Annotated[int, typer.Option(help="Seed nodes per query.", min=1)] = 3,
-    peers: Annotated[str, typer.Option(help="Comma-separated peers: networkx, igraph, sknetwork.")] = (
+    graph: GraphArg,
+    queries: Annotated[int, typer.Option("--queries", "-q", metavar="N",
+        help="Queries in all (split over the rounds).", min=1)] = 30,
+    rounds: RoundsOpt = 3,
+    top: Annotated[int, typer.Option("--top", "-k", metavar="K", help="k of recall@k.", min=1)] = 20,
+    seeds: SeedsPerQueryOpt = 3,
+    peers: Annotated[str, typer.Option(metavar="PEER[,PEER...]",
+        help="Comma-separated peers: networkx, igraph, sknetwork.")] = (
         "networkx,igraph,sknetwork"),
-    seed: Annotated[int, typer.Option(help="Random seed of the query set.")] = 1,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a ppr parameter of pspread's run, "
+    seed: SeedOpt = 1,
+    set_: Annotated[Optional[List[str]], typer.Option("--set", metavar="KEY=VALUE",
+        help="Override a ppr parameter of pspread's run, "
                                                       "e.g. --set tie_tolerance=0 (repeatable).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: JsonOpt = None,
 ) -> None:
     """Personalised PageRank top-k: pspread (ppr preset, auto kernel) against other libraries.
 
     Prints ms/query, recall@k against the converged answer and each peer's
     time as a multiple of pspread's, with the min-max over rounds.  Missing
     peers are skipped with an install hint (pip install 'pspread[peers]').
-
-    Example: pspread bench peers ba100k --queries 30 --peers networkx,sknetwork
     """
     from pspread.bench.peers import PEERS, bench_peers
 
@@ -108,9 +145,10 @@ def peers_cmd(
         report = bench_peers(g, queries=queries, rounds=rounds, k=top, seeds_per_query=seeds, seed=seed,
                              peers=names, progress=lambda m: status.update(f"benchmarking: {m}"),
                              overrides=overrides)
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
-        return
+    if json_out is not None:
+        write_output(json_out, json.dumps(report.to_dict(), indent=2), inputs=[graph])
+        if is_stdout(json_out):
+            return
     out = Console(highlight=False)
     for line in report.skipped:
         out.print(f"[yellow]skipped[/] {line}")
@@ -126,12 +164,15 @@ def peers_cmd(
     out.print(table)
 
 
-@bench_app.command("driver")
+_DRIVER_EPILOG = epilog(["pspread bench driver", "pspread bench driver --rate 20000 --duration 1s --json -"])
+
+
+@bench_app.command("driver", epilog=_DRIVER_EPILOG)
 def driver_cmd(
-    rate: Annotated[float, typer.Option(help="Open-model arrivals a second to ask for.", min=1)] = 50_000.0,
-    duration: Annotated[float, typer.Option(help="Seconds per model.", min=0.1)] = 2.0,
-    clients: Annotated[int, typer.Option(help="Closed-model clients.", min=1)] = 4,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    rate: RateOpt = 50_000.0,
+    duration: DurationOpt = "2s",
+    clients: Annotated[int, typer.Option(metavar="N", help="Closed-model clients.", min=1)] = 4,
+    json_out: JsonOpt = None,
 ) -> None:
     """How fast the load driver goes against an executor that does nothing.
 
@@ -140,10 +181,14 @@ def driver_cmd(
     """
     from pspread.load.null import bench_driver
 
-    figures = bench_driver(rate=rate, duration_s=duration, closed_clients=clients)
-    if as_json:
-        typer.echo(json.dumps(figures, indent=2))
-        return
+    seconds = parse_duration_option(duration or "2s")
+    if seconds < 0.1:
+        raise UsageError(f"--duration {duration!r}: give at least 100ms, e.g. --duration 1s")
+    figures = bench_driver(rate=rate or 50_000.0, duration_s=seconds, closed_clients=clients)
+    if json_out is not None:
+        write_output(json_out, json.dumps(figures, indent=2))
+        if is_stdout(json_out):
+            return
     out = Console(highlight=False)
     out.print(f"open model: asked {figures['open_rate_asked']:,.0f}/s, sustained "
               f"{figures['open_rate_sustained']:,.0f}/s, late starts {figures['open_late_starts']:,.0f}, "
@@ -151,35 +196,42 @@ def driver_cmd(
     out.print(f"closed model ({clients} clients): {figures['closed_rate']:,.0f} queries/s")
 
 
-@bench_app.command("executor")
+_EXECUTOR_EPILOG = epilog([
+    "pspread bench executor ba1m --workers 2 --queries 4000 --rounds 3",
+    "pspread bench executor ba200k -w 2 --kernel frontier --json executor.json",
+])
+
+
+@bench_app.command("executor", epilog=_EXECUTOR_EPILOG)
 def executor_cmd(
-    graph: Annotated[str, typer.Argument(help="Graph bundle folder (workers open it by mmap).")],
-    workers: Annotated[int, typer.Option(help="Worker processes for the W-worker figures.", min=1)] = 2,
-    queries: Annotated[int, typer.Option(help="Queries in the fixed query set.", min=10)] = 4000,
-    rounds: Annotated[int, typer.Option(help="Interleaved rounds (figures show min-median-max).", min=1)] = 3,
-    preset: Annotated[str, typer.Option("--preset", "-p", help=PRESET_HELP)] = "threshold",
-    set_: Annotated[Optional[List[str]], typer.Option("--set", help=SET_HELP)] = None,
-    seeds: Annotated[int, typer.Option(help="Seed nodes per query.", min=1)] = 3,
-    kernel: Annotated[str, typer.Option(help="Kernel the workers run.")] = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    graph: Annotated[str, typer.Argument(metavar="GRAPH", help="Graph bundle folder (workers open it by mmap).")],
+    workers: Annotated[int, typer.Option("--workers", "-w", metavar="N",
+        help="Worker processes for the W-worker figures.", min=1)] = 2,
+    queries: Annotated[int, typer.Option("--queries", "-q", metavar="N",
+        help="Queries in the fixed query set.", min=10)] = 4000,
+    rounds: RoundsOpt = 3,
+    preset: PresetOpt = Preset.threshold,
+    set_: SetOpt = None,
+    seeds: SeedsPerQueryOpt = 3,
+    kernel: KernelOpt = Kernel.auto,
+    json_out: JsonOpt = None,
 ) -> None:
     """What the process executor costs: parent CPU per query, no-op ceiling, speedup, added latency.
 
-    Every figure comes from one run on the same seeded queries (see the
-    glossary in docs/architecture.md for what each counts).
-
-    Example: pspread bench executor ba1m --workers 2 --queries 4000 --rounds 3
+    Every figure comes from one run on the same seeded queries (docs/glossary.md
+    says what each counts).
     """
     from pspread.bench.executor import bench_executor
 
-    model = build_model(preset, set_)
+    model = build_model(preset.value, set_)
     console = Console(highlight=False, stderr=True)
     with console.status("benchmarking the executor") as status:
         fig = bench_executor(graph, model, workers=workers, queries=queries, seeds=seeds, rounds=rounds,
-                             kernel=kernel, progress=lambda m: status.update(f"benchmarking: {m}"))
-    if as_json:
-        typer.echo(json.dumps(fig.to_dict(), indent=2))
-        return
+                             kernel=kernel.value, progress=lambda m: status.update(f"benchmarking: {m}"))
+    if json_out is not None:
+        write_output(json_out, json.dumps(fig.to_dict(), indent=2), inputs=[graph])
+        if is_stdout(json_out):
+            return
     out = Console(highlight=False)
 
     def spread(values: list[float], fmt: str = "{:,.2f}") -> str:

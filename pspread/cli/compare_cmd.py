@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from typing_extensions import Annotated
 
+from pspread.cli.options import JsonOpt, epilog, is_stdout, write_output
 from pspread.errors import ExitCode
 from pspread.results.compare import (
     DEFAULT_ALPHA,
@@ -65,6 +66,13 @@ def _table(result: Comparison, title: str) -> Table:
     return table
 
 
+EPILOG = epilog([
+    "pspread compare results/base.json results/new.json",
+    "pspread compare results/ new.json --last 5 --markdown compare.md",
+    "pspread compare base.json new.json --fail-on 'p99:+10%' --fail-on 'qps:-10%' --json -",
+], exits=(0, 1, 2))
+
+
 def to_markdown(result: Comparison, title: str) -> str:
     """The comparison as a Markdown table, for CI job pages."""
     verdict = "REGRESSION" if result.regressed else "no regression"
@@ -99,14 +107,14 @@ def _baseline(base: Path, last: int) -> tuple[list[Results], list[str]]:
 
 
 def compare_command(
-    base: Annotated[Path, typer.Argument(help="Baseline results JSON, or a folder of them (see --last).",
-                                         metavar="BASE")],
+    base: Annotated[Path, typer.Argument(metavar="BASE",
+                                         help="Baseline results JSON, or a folder of them (see --last).")],
     new: Annotated[Path, typer.Argument(help="New results JSON.", metavar="NEW")],
     fail_on: Annotated[Optional[List[str]], typer.Option(
         "--fail-on", metavar="RULE", help="Tolerance, e.g. 'p99:+10%', 'qps:-10%', 'p95:+5ms', 'error_rate:+1%' "
         "(percentage points), 'knee:-10%'; repeat for several. "
         f"Default: {' '.join(DEFAULT_FAIL_ON)}.")] = None,
-    alpha: Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5,
+    alpha: Annotated[float, typer.Option("--alpha", metavar="P", min=1e-9, max=0.5,
                                          help="Significance level of the tests.")] = DEFAULT_ALPHA,
     last: Annotated[int, typer.Option("--last", min=1, max=1000, metavar="N",
                                       help="With BASE a folder: the last N complete runs form the baseline.")] = 5,
@@ -114,7 +122,7 @@ def compare_command(
         "--allow-mismatch", help="Compare runs of different graphs, scenarios or executor settings anyway.")] = False,
     markdown: Annotated[Optional[Path], typer.Option("--markdown", metavar="FILE",
                                                      help="Also write the table as Markdown here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_out: JsonOpt = None,
 ) -> None:
     """Compare a run with a baseline; exit 1 only on a change beyond tolerance that is also significant."""
     rules = parse_fail_on(fail_on or DEFAULT_FAIL_ON)
@@ -124,9 +132,9 @@ def compare_command(
     title = (f"{names[0]} → {new.name}" if len(names) == 1 else f"median of {len(names)} runs in {base} → {new.name}")
     result = compare(bases, read_results(new), rules, alpha=alpha, allow_mismatch=allow_mismatch,
                      names=[*names, new.name])
-    if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-    else:
+    if json_out is not None:
+        write_output(json_out, json.dumps(result.to_dict(), indent=2), inputs=[base, new])
+    if not is_stdout(json_out):
         console = Console(highlight=False)
         console.print(_table(result, title))
         for warning in result.warnings:
@@ -142,5 +150,4 @@ def compare_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare", epilog="Exit codes: 0 no regression; 1 a regression; 2 bad input (unreadable or "
-                "incomplete file, different setups, bad rule).")(compare_command)
+    app.command("compare", epilog=EPILOG)(compare_command)

@@ -67,7 +67,7 @@ def main() -> None:
     try:
         from pspread.cli.app import app
 
-        app()
+        app(prog_name="pspread")  # also `python -m pspread`: the same name and completion variable
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)

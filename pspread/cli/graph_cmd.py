@@ -20,6 +20,19 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from typing_extensions import Annotated
 
+from pspread.cli.options import (
+    Delimiter,
+    GraphKind,
+    JsonOpt,
+    SeedOpt,
+    Weights,
+    choices,
+    epilog,
+    is_stdout,
+    listed,
+    warn_if_sinks,
+    write_output,
+)
 from pspread.errors import GraphError
 
 graph_app = typer.Typer(
@@ -51,27 +64,45 @@ def _summary_line(info: dict[str, Any], out: Path, seconds: float) -> str:
             f"({info['num_arcs']:,} arcs, {kind}) in {seconds:.1f} s")
 
 
-def _emit_json(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
+def _emit_json(target: str, payload: dict[str, Any], source: Optional[Path] = None) -> None:
+    write_output(target, json.dumps(payload, indent=2, default=str), inputs=[source])
+
+
+_GENERATE_EPILOG = epilog([
+    "pspread graph generate barabasi-albert --nodes 100000 --degree 5 --seed 7 -o ba100k",
+    "pspread graph generate ws -n 2000 --degree 4 --rewire 0.2 -o ws2k",
+    "pspread graph generate grid --rows 100 --cols 100 --weights uniform -o grid",
+])
+_CONVERT_EPILOG = epilog([
+    "pspread graph convert examples/karate.tsv -o karate",
+    "pspread graph convert links.csv.gz -o links --directed --delimiter comma",
+])
+_INFO_EPILOG = epilog(["pspread graph info karate", "pspread graph info ba100k --verify --json -"])
 
 
 # ------------------------------------------------------------------ generate
-@graph_app.command("generate")
+@graph_app.command("generate", epilog=_GENERATE_EPILOG)
 def generate(
-    kind: Annotated[str, typer.Argument(help="erdos-renyi, barabasi-albert, watts-strogatz or grid (er, ba, ws).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help=_OUT_HELP)],
-    nodes: Annotated[Optional[int], typer.Option("--nodes", "-n", help="Number of nodes.")] = None,
+    kind: Annotated[str, typer.Argument(
+        metavar="KIND", help=f"Graph kind: {', '.join(k.value for k in GraphKind)} "
+        "(er, ba, ws are short for the first three; _ works for -).")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help=_OUT_HELP)],
+    nodes: Annotated[Optional[int], typer.Option("--nodes", "-n", metavar="N", help="Number of nodes.")] = None,
     degree: Annotated[Optional[float], typer.Option(
-        "--degree", "-d", help="ER: average degree; BA: edges per new node; WS: ring neighbours (even).")] = None,
-    seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed (same seed, same graph).")] = 0,
-    rewire: Annotated[Optional[float], typer.Option("--rewire", help="WS: rewiring probability (default 0.1).")] = None,
-    p: Annotated[Optional[float], typer.Option("--p", help="ER: edge probability (instead of --degree).")] = None,
-    rows: Annotated[Optional[int], typer.Option("--rows", help="grid: rows.")] = None,
-    cols: Annotated[Optional[int], typer.Option("--cols", help="grid: columns.")] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="Random edge weights: uniform (0, 1].")] = None,
+        "--degree", metavar="NUMBER",
+            help="ER: average degree; BA: edges per new node; WS: ring neighbours (even).")] = None,
+    seed: SeedOpt = 0,
+    rewire: Annotated[Optional[float], typer.Option("--rewire", metavar="P",
+        help="WS: rewiring probability (default 0.1).")] = None,
+    p: Annotated[Optional[float], typer.Option("--p", metavar="P",
+        help="ER: edge probability (instead of --degree).")] = None,
+    rows: Annotated[Optional[int], typer.Option("--rows", metavar="N", help="grid: rows.")] = None,
+    cols: Annotated[Optional[int], typer.Option("--cols", metavar="N", help="grid: columns.")] = None,
+    weights: Annotated[Optional[Weights], typer.Option("--weights", metavar=choices(Weights),
+        help="Random edge weights: uniform (0, 1] (default: every weight 1).")] = None,
     directed: Annotated[bool, typer.Option("--directed", help="ER only: a directed graph.")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help=_FORCE_HELP)] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    json_out: JsonOpt = None,
 ) -> None:
     """Generate a synthetic graph (deterministic by --seed) and save it as a bundle."""
     from pspread.engine.generators import generate_graph, normalise_kind
@@ -79,8 +110,9 @@ def generate(
 
     key = normalise_kind(kind)
     check_replaceable(output, force)  # before generating: --force only ever replaces a bundle folder
+    as_json = is_stdout(json_out)
     params: dict[str, Any] = {"nodes": nodes, "seed": seed, "rewire": rewire, "p": p, "rows": rows, "cols": cols,
-                              "weights": weights, "directed": directed or None}
+                              "weights": weights.value if weights else None, "directed": directed or None}
     if degree is not None:
         params["degree"] = degree if key == "erdos-renyi" else _whole(degree, "--degree")
     started = time.perf_counter()
@@ -89,9 +121,9 @@ def generate(
         save_graph(graph, output, overwrite=force)
     elapsed = time.perf_counter() - started
     info = graph_info(graph)
-    if as_json:
-        _emit_json({"output": str(output), "seconds": round(elapsed, 3), **info})
-    else:
+    if json_out is not None:
+        _emit_json(json_out, {"output": str(output), "seconds": round(elapsed, 3), **info})
+    if not as_json:
         _console().print(_summary_line(info, output, elapsed), soft_wrap=True)
 
 
@@ -118,61 +150,73 @@ def _default_output(file: Path) -> Path:
     return file.with_name(name if name != file.name else name + ".bundle")
 
 
-@graph_app.command("convert")
+@graph_app.command("convert", epilog=_CONVERT_EPILOG)
 def convert(
-    file: Annotated[Path, typer.Argument(help="Edge list: source target [weight]; TSV/CSV/whitespace; .gz allowed.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE",
+        help="Edge list: source target \\[weight]; TSV/CSV/whitespace; .gz allowed (rules: docs/edge-lists.md).")],
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help=_OUT_HELP + " [default: FILE without extension]")] = None,
-    undirected: Annotated[bool, typer.Option("--undirected/--directed", help="Each edge becomes two arcs.")] = False,
-    delimiter: Annotated[Optional[str], typer.Option(
-        "--delimiter", help="tab, comma, semicolon, | or whitespace [default: detect]")] = None,
+        "--output", "-o", metavar="DIR", help=_OUT_HELP + " (default: FILE without its extension)")] = None,
+    undirected: Annotated[bool, typer.Option(
+        "--undirected/--directed", help="Each line an edge both ways (two arcs), or one arc source -> target.")] = True,
+    delimiter: Annotated[Optional[Delimiter], typer.Option(
+        "--delimiter", metavar="NAME", help=f"Field separator: {listed(Delimiter)} (pipe is |) "
+        "(default: detect)")] = None,
     header: Annotated[Optional[bool], typer.Option(
-        "--header/--no-header", help="First line is a header [default: detect]")] = None,
+        "--header/--no-header", help="First line is a header (default: detect)")] = None,
     labels: Annotated[bool, typer.Option(
         "--labels", help="Read ids as text labels even if they look like integers "
                          "(also the fix for sparse or huge ids).")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help=_FORCE_HELP)] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    json_out: JsonOpt = None,
 ) -> None:
-    """Convert an edge-list file into a bundle."""
+    """Convert an edge-list file into a bundle (undirected unless --directed)."""
     from pspread.engine.edgelist import read_edge_list
+    from pspread.engine.examples import shipped_example
     from pspread.engine.io import check_replaceable, graph_info, save_graph
 
+    shipped = shipped_example(file)
+    file = shipped or file
     if file.is_dir():
         raise GraphError(f"{file}: is a folder; convert reads an edge-list file (use `pspread graph info` on bundles)")
     if not file.is_file():
         raise GraphError(f"{file}: no such file; give the path of an edge-list file")
-    out = output or _default_output(file)
+    out = output or (Path(_default_output(file).name) if shipped else _default_output(file))  # never in the package
     check_replaceable(out, force, keep=file)  # never the input, never anything but a bundle folder
+    as_json = is_stdout(json_out)
     started = time.perf_counter()
     err = Console(stderr=True)
     show = not as_json and err.is_terminal
     with Progress(TextColumn("reading {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeRemainingColumn(), console=err, transient=True, disable=not show) as bar:
         task = bar.add_task(file.name, total=file.stat().st_size)
-        graph = read_edge_list(file, directed=not undirected, delimiter=delimiter, header=header,
+        graph = read_edge_list(file, directed=not undirected,
+                               delimiter=delimiter.engine_value if delimiter else None, header=header,
                                labels=labels or None,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
     with err.status("writing bundle ...") if show else _null():
         save_graph(graph, out, overwrite=force)
     elapsed = time.perf_counter() - started
     info = graph_info(graph)
-    if as_json:
-        _emit_json({"output": str(out), "seconds": round(elapsed, 3), **info})
-    else:
+    if json_out is not None:
+        _emit_json(json_out, {"output": str(out), "seconds": round(elapsed, 3), **info}, file)
+    if not as_json:
         _console().print(_summary_line(info, out, elapsed), soft_wrap=True)
+    warn_if_sinks(graph)
 
 
 # ---------------------------------------------------------------------- info
-@graph_app.command("info")
+@graph_app.command("info", epilog=_INFO_EPILOG)
 def info(
-    path: Annotated[Path, typer.Argument(help="A bundle folder (or an edge-list file, which is parsed).")],
+    path: Annotated[Path, typer.Argument(metavar="GRAPH",
+        help="A bundle folder (or an edge-list file, which is parsed).")],
     verify: Annotated[bool, typer.Option("--verify", help="Check every array's checksum (reads all bytes).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json_out: JsonOpt = None,
 ) -> None:
     """Show what a graph holds: counts, degrees, sinks, arrays on disk."""
+    from pspread.engine.examples import shipped_example
     from pspread.engine.io import check_bundle, graph_info, is_bundle, load_graph, verify_bundle
 
+    path = shipped_example(path) or path
     if not path.exists():
         raise GraphError(f"{path}: no such bundle or file; create one with `pspread graph generate` or "
                          "`pspread graph convert`")
@@ -192,10 +236,11 @@ def info(
         data["validation"] = verdict.to_dict()
     if verify:
         data["verified"] = True
-    if as_json:
-        _emit_json({"path": str(path), **data})
-        return
-    _print_info(path, data)
+    if json_out is not None:
+        _emit_json(json_out, {"path": str(path), **data}, path)
+    if not is_stdout(json_out):
+        _print_info(path, data)
+    warn_if_sinks(graph)
 
 
 def _print_info(path: Path, data: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
-"""Model options shared by the commands that run queries (query, bench).
+"""The model a command's ``--preset`` and ``--set name=value`` options describe (query, bench).
 
-One parser for ``--preset`` plus ``--set name=value`` overrides, so every
-command spells model parameters the same way.
+The options themselves are defined once in options.py; this is the one
+parser of their values, so every command reads model parameters the same way.
 """
 
 from __future__ import annotations
@@ -10,10 +10,6 @@ from typing import Optional
 
 from pspread.engine.model import SpreadModel
 from pspread.errors import ModelError
-
-PRESET_HELP = "Model preset: threshold (local, fast), spreadr, or ppr (personalised PageRank, stops on the top-k)."
-SET_HELP = ("Override a model parameter, e.g. --set retention=0.3 --set max_steps=20, --set stop=converged, "
-            "--set degree_penalty=0.5 (repeatable).")
 
 
 def parse_value(text: str) -> object:

@@ -15,11 +15,14 @@ import typer
 from typing_extensions import Annotated
 
 from pspread.cli.errors import fail
+from pspread.cli.options import epilog
 
 
 def report_command(
-    files: Annotated[List[Path], typer.Argument(help="Results JSON files; the first is the baseline of an overlay.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
+    files: Annotated[List[Path], typer.Argument(metavar="RESULTS...",
+                                                help="Results JSON files; the first is the baseline of an overlay.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The HTML file to write.")] = Path(
+        "report.html"),
 ) -> None:
     """Write one self-contained HTML report (plots, gates, environment) of results files; works offline."""
     from pspread.report import write_report
@@ -40,4 +43,7 @@ def report_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report")(report_command)
+    app.command("report", epilog=epilog([
+        "pspread report results/20261201T120000Z-quickstart.json -o report.html",
+        "pspread report base.json new.json -o compare.html   # overlaid: base against new",
+    ], exits=(0, 2)))(report_command)

@@ -19,43 +19,48 @@ import typer
 from rich.console import Console
 from typing_extensions import Annotated
 
-from pspread.errors import ScenarioError
+from pspread.cli.options import (
+    DurationOpt,
+    ExecutorOpt,
+    JsonOpt,
+    MarkdownOpt,
+    PlainOpt,
+    ProbeOpt,
+    RateOpt,
+    RepeatsOpt,
+    ResultsDirOpt,
+    ScenarioArg,
+    ScenarioSetOpt,
+    SchedulerOpt,
+    SoakOpt,
+    WorkersListOpt,
+    WorkersOpt,
+    epilog,
+    parse_duration_option,
+    parse_workers,
+)
 from pspread.results.export import check_output, to_csv, to_markdown, write_text_atomic
 from pspread.results.junit import to_junit
 from pspread.results.model import Results
 from pspread.scenario.overrides import parse_set_option
-from pspread.scenario.units import parse_duration
 from pspread.session import run as session_run
 from pspread.session.recording import Session
 from pspread.ui.live import LiveView
 from pspread.ui.summary import print_summary
 
-EXIT_CODES = ("Exit codes: 0 every gate passed; 1 a gate failed (or an abortOnFail gate ended the run); "
-              "2 bad input: a scenario, graph, flag or limit (nothing ran); 3 the run was aborted (workers kept "
-              "dying, scheduler unreachable); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (all three stop the run the "
-              "same way; the results file is still written, marked interrupted).")
-
-ScenarioArg = Annotated[Optional[str], typer.Argument(
-    help="Scenario file (or a shipped scenario's name); none: the built-in default scenario.", show_default=False,
-    metavar="[SCENARIO]")]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, metavar="N",
-                                                   help="Worker processes (overrides the scenario).")]
-DurationOpt = Annotated[Optional[str], typer.Option("--duration", "-d", metavar="DURATION",
-                                                    help="Length of every measured phase, e.g. 30s, 2m.")]
-RateOpt = Annotated[Optional[float], typer.Option("--rate", "-r", min=0.001, metavar="QPS",
-                                                  help="Arrival rate in queries/s (constant phases; ramps scaled to peak at it).")]
-ExecutorOpt = Annotated[Optional[str], typer.Option("--executor", "-e", metavar="KIND", help="process, inline or dask.")]
-SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="URL", help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask; none: a local cluster on 127.0.0.1).")]
-JsonOpt = Annotated[Optional[str], typer.Option("--json", metavar="FILE|-", help="Also write the results JSON here (- for stdout).")]
-MarkdownOpt = Annotated[Optional[str], typer.Option("--markdown", metavar="FILE|-", help="Write a Markdown summary here, for CI job pages (- for stdout).")]
 CsvOpt = Annotated[Optional[str], typer.Option("--csv", metavar="FILE|-", help="Write the per-second series of every phase as CSV (- for stdout).")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Also write an HTML report of this run (plots; works offline), as `pspread report` does.")]
 JunitOpt = Annotated[Optional[str], typer.Option("--junit", metavar="FILE|-", help="Write the gates as JUnit XML (one testcase per gate; skipped gates as skipped).")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace existing --json/--markdown/--csv/--junit/--report files.")]
+OutputsForceOpt = Annotated[bool, typer.Option("--force", "-f", help="Replace existing --json/--markdown/--csv/--junit/--report files.")]
 StrictOpt = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="A SKIPPED gate fails the run (exit 1); default: the scenario's `strict` key.", show_default=False)]
-ResultsOpt = Annotated[Path, typer.Option("--results-dir", metavar="DIR", help="Folder for the results file (never overwritten).")]
-PlainOpt = Annotated[bool, typer.Option("--plain", help="One line a second instead of the live table (automatic when stdout is not a terminal).")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override any scenario key, e.g. --set executor.balance=round-robin (repeatable).")]
+SpeedupQueriesOpt = Annotated[Optional[int], typer.Option("--queries", "-q", metavar="N", min=1, help="Size of the fixed query set (default: the scenario's speedup.queries, else 2000).")]
+StressWorkersOpt = Annotated[Optional[str], typer.Option("--workers", "-w", metavar="N[,N...]", help="Worker processes: a count, auto, or several (1,2,4) for one knee per count and the capacity scaling.")]
+
+
+def _epilog(examples: list[str]) -> str:
+    return epilog(examples, exits=(0, 1, 2, 3, 130)) + (
+        " 1 also when an abortOnFail gate ended the run. 143 SIGTERM and 129 SIGHUP stop a run like Ctrl-C; "
+        "the results file is still written, marked interrupted.")
 
 
 class Outputs:
@@ -140,86 +145,70 @@ def _run_with_view(view: LiveView, run: Callable[[], Results]) -> Callable[[], R
     return wrapped
 
 
+def _kind(executor: Any, scheduler: str | None) -> str | None:
+    """The executor kind for the scenario: the option's value; --scheduler alone implies dask."""
+    if executor is not None:
+        return str(executor.value)
+    return "dask" if scheduler is not None else None
+
+
 def run_command(
     scenario: ScenarioArg = None, workers: WorkersOpt = None, duration: DurationOpt = None, rate: RateOpt = None,
     executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None, csv_out: CsvOpt = None,
-    junit: JunitOpt = None, report: ReportOpt = None, force: ForceOpt = False,
-    results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
+    junit: JunitOpt = None, report: ReportOpt = None, force: OutputsForceOpt = False,
+    results_dir: ResultsDirOpt = Path("results"), plain: PlainOpt = False, set_: ScenarioSetOpt = None,
     scheduler: SchedulerOpt = None, strict: StrictOpt = None,
 ) -> None:
-    """Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail).
-
-    Exit 2: a bad scenario, graph or limit; 3: the run was aborted; 130 Ctrl-C,
-    143 SIGTERM, 129 SIGHUP (all three stop the run the same way; the results
-    file is still written, marked interrupted).
-    """
-    if scheduler is not None and executor is None:
-        executor = "dask"
+    """Run a scenario's phases with a live view; gate on its thresholds (exit 0 pass, 1 fail)."""
+    count = parse_workers(workers, many=False)[0] if workers is not None else None
+    if duration is not None:
+        parse_duration_option(duration)  # one syntax, one message; the scenario reads the text itself
     outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
     session, console, view = _prepare(
-        scenario, {"workers": workers, "duration": duration, "rate": rate, "executor.kind": executor,
+        scenario, {"workers": count, "duration": duration, "rate": rate, "executor.kind": _kind(executor, scheduler),
                    "executor.scheduler": scheduler}, set_, results_dir, plain, outputs, strict)
     _finish(session, console, outputs, _run_with_view(view, lambda: session_run.execute_run(session)))
 
 
-def _parse_workers(text: str) -> list[int]:
-    try:
-        counts = sorted({int(part) for part in text.replace(" ", "").split(",") if part})
-    except ValueError:
-        raise ScenarioError(f"--workers {text!r}: give worker counts separated by commas, e.g. 1,2,4") from None
-    if not counts or counts[0] < 1:
-        raise ScenarioError(f"--workers {text!r}: worker counts must be integers >= 1")
-    return counts
+def _counts(text: str) -> list[int | str]:
+    """Worker counts for commands that run several (``auto``, one per usable core, is resolved by the session)."""
+    return parse_workers(text)
 
 
 def speedup_command(
-    scenario: ScenarioArg = None,
-    workers: Annotated[str, typer.Option("--workers", "-w", metavar="N,N,...", help="Worker counts, comma-separated (1 is always added).")] = "1,2",
-    queries: Annotated[Optional[int], typer.Option("--queries", "-n", min=1, metavar="N", help="Size of the fixed query set.")] = None,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, metavar="N", help="Time each count this often; the median counts.")] = 1,
-    executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None, csv_out: CsvOpt = None,
-    junit: JunitOpt = None, report: ReportOpt = None, force: ForceOpt = False,
-    results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
+    scenario: ScenarioArg = None, workers: WorkersListOpt = "1,2", queries: SpeedupQueriesOpt = None,
+    repeats: RepeatsOpt = 1, executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None,
+    csv_out: CsvOpt = None, junit: JunitOpt = None, report: ReportOpt = None, force: OutputsForceOpt = False,
+    results_dir: ResultsDirOpt = Path("results"), plain: PlainOpt = False, set_: ScenarioSetOpt = None,
     strict: StrictOpt = None,
 ) -> None:
     """Speedup and efficiency of W workers over 1 on one fixed query set; counts above the cores are SKIPPED."""
-    counts = _parse_workers(workers)
+    counts = _counts(workers or "1,2")
     outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
-    session, console, view = _prepare(scenario, {"executor.kind": executor}, set_, results_dir, plain, outputs,
-                                      strict)
+    session, console, view = _prepare(scenario, {"executor.kind": _kind(executor, None)}, set_, results_dir, plain,
+                                      outputs, strict)
     _finish(session, console, outputs,
             _run_with_view(view, lambda: session_run.execute_speedup(session, counts, queries, repeats)))
 
 
-def _duration(flag: str, text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise ScenarioError(f"{flag} {text!r}: {exc}") from None
-
-
 def stress_command(
-    scenario: ScenarioArg = None,
-    soak_for: Annotated[Optional[str], typer.Option("--soak", metavar="DURATION", help="Hold a steady load this long (e.g. 10m) and report drift, instead of the capacity search.")] = None,
+    scenario: ScenarioArg = None, soak_for: SoakOpt = None,
     rate: Annotated[Optional[float], typer.Option("--rate", "-r", min=0.001, metavar="QPS", help="Rate of the first probe (or of the soak); default: the scenario's highest measured rate.")] = None,
-    probe: Annotated[str, typer.Option("--probe", metavar="DURATION", help="Length of each capacity probe.")] = "3s",
-    workers: Annotated[Optional[str], typer.Option("--workers", "-w", metavar="N[,N...]", help="Worker processes; several (1,2,4) find one knee per count and report capacity scaling.")] = None,
-    executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None,
-    csv_out: CsvOpt = None, junit: JunitOpt = None, report: ReportOpt = None, force: ForceOpt = False,
-    results_dir: ResultsOpt = Path("results"), plain: PlainOpt = False, set_: SetOpt = None,
-    strict: StrictOpt = None,
+    probe: ProbeOpt = "3s", workers: StressWorkersOpt = None, executor: ExecutorOpt = None, json_out: JsonOpt = None,
+    markdown: MarkdownOpt = None, csv_out: CsvOpt = None, junit: JunitOpt = None, report: ReportOpt = None,
+    force: OutputsForceOpt = False, results_dir: ResultsDirOpt = Path("results"), plain: PlainOpt = False,
+    set_: ScenarioSetOpt = None, strict: StrictOpt = None,
 ) -> None:
     """Find the capacity knee (the highest rate that meets the latency and error gates), or soak.
 
     Gate on it with `capacity_qps` thresholds in the scenario, e.g. capacity_qps: ['value>=500'].
     """
-    probe_s, soak_s = _duration("--probe", probe) or 0.0, _duration("--soak", soak_for)
-    counts = _parse_workers(workers) if workers is not None else []
-    single = counts[0] if len(counts) == 1 else None
+    probe_s = parse_duration_option(probe, "--probe")
+    soak_s = parse_duration_option(soak_for, "--soak") if soak_for is not None else None
+    counts = _counts(workers) if workers is not None else []
+    single = counts[0] if len(counts) == 1 else None  # one count (or auto): the scenario's workers
     outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
-    session, console, view = _prepare(scenario, {"workers": single, "executor.kind": executor}, set_,
+    session, console, view = _prepare(scenario, {"workers": single, "executor.kind": _kind(executor, None)}, set_,
                                       results_dir, plain, outputs, strict)
     several = counts if len(counts) > 1 else None
     _finish(session, console, outputs,
@@ -228,8 +217,13 @@ def stress_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``run``, ``stress`` and ``speedup`` to the ``pspread`` command."""
-    epilog = EXIT_CODES
-    app.command("run", epilog=epilog)(run_command)
-    app.command("stress", epilog=epilog)(stress_command)
-    app.command("speedup", epilog=epilog)(speedup_command)
+    app.command("run", epilog=_epilog([
+        "pspread run", "pspread run quickstart --duration 30s --rate 200 --workers 2",
+        "pspread run seed-targets --strict --junit gates.xml --markdown summary.md --report run.html",
+        "pspread run my.yaml --set executor.balance=round-robin --json -"]))(run_command)
+    app.command("stress", epilog=_epilog([
+        "pspread stress quickstart --probe 3s", "pspread stress quickstart --workers 1,2,4 --junit gates.xml",
+        "pspread stress quickstart --soak 10m --rate 200"]))(stress_command)
+    app.command("speedup", epilog=_epilog([
+        "pspread speedup quickstart --workers 1,2,4 --queries 2000 --repeats 3"]))(speedup_command)
 

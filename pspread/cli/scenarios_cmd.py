@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 import typer
 import yaml
@@ -19,6 +19,7 @@ from rich.table import Table
 from typing_extensions import Annotated
 
 from pspread.cli.errors import EXIT_USAGE
+from pspread.cli.options import JsonOpt, epilog, is_stdout, write_output
 from pspread.errors import ScenarioError
 from pspread.scenario import Scenario, format_duration
 from pspread.scenario.loader import (
@@ -47,10 +48,14 @@ def _describe(s: Scenario) -> str:
             f"{format_duration(s.total_duration_s())}, {gates} threshold{'s' if gates != 1 else ''}")
 
 
-@scenarios_app.command("validate")
+@scenarios_app.command("validate", epilog=epilog([
+    "pspread scenarios validate scenarios/*.yaml",
+    "PSPREAD_WORKERS=4 pspread scenarios validate my.yaml --env --json -",
+]))
 def validate(
-    files: Annotated[List[str], typer.Argument(help="Scenario files (or names of shipped scenarios).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")] = False,
+    files: Annotated[List[str], typer.Argument(metavar="SCENARIO...",
+                                               help="Scenario files (or names of shipped scenarios).")],
+    json_out: JsonOpt = None,
     env: Annotated[bool, typer.Option("--env/--no-env",
                                       help="Also apply PSPREAD_* environment variables, as `run` does.")] = False,
 ) -> None:
@@ -68,9 +73,9 @@ def validate(
             entry.update(ok=False, problems=[str(exc)])
         report.append(entry)
     bad = [e for e in report if not e["ok"]]
-    if as_json:
-        typer.echo(json.dumps({"ok": not bad, "files": report}, indent=2))
-    else:
+    if json_out is not None:
+        write_output(json_out, json.dumps({"ok": not bad, "files": report}, indent=2), inputs=files)
+    if not is_stdout(json_out):
         for entry in report:
             if entry["ok"]:
                 typer.echo(f"OK    {entry['file']}: {entry['name']} ({entry['summary']})")
@@ -88,9 +93,9 @@ def _first_sentence(text: str) -> str:
     return head + ("." if sep else "")
 
 
-@scenarios_app.command("list")
+@scenarios_app.command("list", epilog=epilog(["pspread scenarios list", "pspread scenarios list --json -"]))
 def list_scenarios(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json_out: JsonOpt = None,
 ) -> None:
     """The shipped scenarios: name, length, gates and what each is for."""
     rows = []
@@ -102,9 +107,10 @@ def list_scenarios(
         except ScenarioError as exc:
             rows.append({"name": name, "path": str(path), "summary": "invalid",
                          "description": str(exc).splitlines()[0]})
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
+    if json_out is not None:
+        write_output(json_out, json.dumps(rows, indent=2))
+        if is_stdout(json_out):
+            return
     table = Table(title="scenarios", title_justify="left")
     table.add_column("name", no_wrap=True, style="bold")
     table.add_column("length", no_wrap=True)
@@ -116,20 +122,25 @@ def list_scenarios(
                      "`pspread scenarios validate FILE`.")
 
 
-@scenarios_app.command("show")
+@scenarios_app.command("show", epilog=epilog([
+    "pspread scenarios show quickstart", "pspread scenarios show seed-targets --resolved",
+    "pspread scenarios show my.yaml --json resolved.json",
+]))
 def show(
-    name: Annotated[str, typer.Argument(help="A shipped scenario's name (see `list`) or a file.")],
+    name: Annotated[str, typer.Argument(metavar="SCENARIO", help="A shipped scenario's name (see `list`) or a file.")],
     resolved: Annotated[bool, typer.Option("--resolved",
                                            help="Show every setting with its default filled in.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the resolved scenario as JSON.")] = False,
+    json_out: Annotated[Optional[str], typer.Option(
+        "--json", metavar="FILE|-", help="Write the resolved scenario as JSON here; - is stdout.")] = None,
 ) -> None:
     """Print a scenario's YAML (or, with --resolved, every setting after defaults)."""
     source = resolve_scenario(name)
-    if resolved or as_json:
+    if resolved or json_out is not None:
         scenario = load_scenario(source, environ={})
-        if as_json:
-            typer.echo(json.dumps(scenario.to_dict(), indent=2))
-            return
+        if json_out is not None:
+            write_output(json_out, json.dumps(scenario.to_dict(), indent=2), inputs=[name])
+            if is_stdout(json_out) or not resolved:
+                return
         text = yaml.safe_dump(scenario.to_dict(), sort_keys=False, allow_unicode=True)
     elif source is None:
         text = default_scenario_text()
@@ -140,13 +151,19 @@ def show(
     _console().print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
 
 
-@scenarios_app.command("schema")
-def schema() -> None:
+@scenarios_app.command("schema", epilog=epilog([
+    "pspread scenarios schema > pspread-scenario.schema.json",
+    "pspread scenarios schema -o pspread-scenario.schema.json",
+]))
+def schema(
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE|-",
+        help="Where to write it; - is stdout.")] = "-",
+) -> None:
     """Print the scenario JSON Schema (point an editor's YAML support at it for completion)."""
     document = Scenario.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "pspread scenario"
-    typer.echo(json.dumps(document, indent=2))
+    write_output(output, json.dumps(document, indent=2))
 
 
 def register(app: typer.Typer) -> None:

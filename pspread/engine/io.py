@@ -335,15 +335,18 @@ def verify_bundle(path: str | os.PathLike[str], meta: dict[str, Any] | None = No
 
 
 def load_graph(
-    path: str | os.PathLike[str], directed: bool = True, validate: bool = True, verify: bool = False,
+    path: str | os.PathLike[str], directed: bool = False, validate: bool = True, verify: bool = False,
     **edge_list_options: Any,
 ) -> Graph:
-    """Load a graph: a bundle folder (mmap, no copy) or an edge-list file (parsed).
+    """Load a graph: a bundle folder (mmap, no copy), an edge-list file (parsed), or a shipped example (``karate``).
 
-    ``directed`` and ``edge_list_options`` (delimiter, header, progress) apply to
-    edge lists only; a bundle records whether it is directed.
+    ``directed`` (default False: each line an edge both ways, as the CLI and
+    scenarios read it) and ``edge_list_options`` (delimiter, header, progress)
+    apply to edge lists only; a bundle records whether it is directed.
     """
-    p = Path(path)
+    from pspread.engine.examples import shipped_example
+
+    p = shipped_example(path) or Path(path)
     if p.is_dir():
         return load_bundle(p, validate=validate, verify=verify)
     if not p.exists():

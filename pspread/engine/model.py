@@ -8,6 +8,7 @@ starts, with the parameter's name in the message.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -156,9 +157,10 @@ class SpreadModel:
             params.update(decay=1.0 - alpha, restart=1.0 - alpha)
         elif "alpha" in overrides:
             raise ModelError(f"alpha only applies to the ppr preset, not {key!r}")
-        unknown = set(overrides) - {f.name for f in fields(cls)}
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(overrides) - set(known))
         if unknown:
-            raise ModelError(f"unknown model parameter(s): {', '.join(sorted(unknown))}")
+            raise ModelError(f"unknown model parameter(s): {', '.join(_with_guess(u, known) for u in unknown)}")
         params.update(overrides)
         return cls(**params)
 
@@ -176,3 +178,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                 stop="topk", tie_tolerance=0.05, stable_rounds=0),
     "threshold": dict(retention=0.5, decay=0.1, threshold=1e-3, max_steps=10),
 }
+
+
+def _with_guess(name: str, known: list[str]) -> str:
+    """``max_stepz (did you mean max_steps?)``: an unknown parameter with the closest known one."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"{name} (did you mean {close[0]}?)" if close else name

@@ -10,6 +10,7 @@ error can say which override (not which file line) it came from.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from typing import Any, Mapping
 
@@ -49,12 +50,23 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def parse_scalar(text: str) -> Any:
-    """A command-line or environment value as YAML reads it: numbers, booleans, else the string."""
+    """A command-line or environment value as YAML reads it: numbers, booleans, lists, else the string.
+
+    ``[1,2,4]`` and ``[a, b]`` are lists (YAML's flow form), so ``--set
+    speedup.workers=[1,2]`` sets a list; anything else that is not a scalar
+    (a mapping, a list of lists) stays the text it was.
+    """
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    return value if isinstance(value, (int, float, bool, str)) or value is None else text
+    if isinstance(value, list) and all(_is_scalar(item) for item in value):
+        return value
+    return value if _is_scalar(value) else text
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, bool, str)) or value is None
 
 
 def parse_set_option(option: str) -> tuple[str, Any]:
@@ -71,6 +83,10 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], label: s
     problems: list[Problem] = []
     for key, value in overrides.items():
         where = f"{label} {key}" if label.startswith("override") else label_for(label, key)
+        hint = misplaced_key_hint(key)
+        if hint:
+            problems.append(Problem(where, None, key, hint))
+            continue
         try:
             paths = _apply_shortcut(data, key, value) if key in SHORTCUTS else _set_path(data, key, value)
         except ValueError as exc:
@@ -79,6 +95,52 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], label: s
         for path in paths:
             origins[path] = where
     return problems
+
+
+def misplaced_key_hint(key: str) -> str | None:
+    """Why ``key`` cannot be right, with the key meant, for the slips the schema's own hints miss.
+
+    ``model.max_steps`` (a model parameter lives under ``model.overrides``)
+    and a near-miss of a shortcut (``worker`` for ``workers``).  Other unknown
+    keys get the loader's "did you mean" from the scenario schema.
+    """
+    parts = key.split(".")
+    if len(parts) == 1:
+        close = difflib.get_close_matches(key, SHORTCUTS, n=1, cutoff=0.75)
+        if key in SHORTCUTS or key in _TOP_LEVEL_KEYS():
+            return None
+        if close:
+            return f"unknown key; did you mean {close[0]!r}?"
+        if key in _model_parameters():
+            return f"{key!r} is a model parameter; write model.overrides.{key}=..."
+        return None
+    if parts[0] == "model" and len(parts) == 2 and parts[1] not in _MODEL_SECTION_KEYS():
+        params = _model_parameters()
+        name = parts[1] if parts[1] in params else next(iter(difflib.get_close_matches(parts[1], params, n=1)), None)
+        if name is not None:
+            return (f"{parts[1]!r} is not a key of the model section; model parameters go under "
+                    f"model.overrides: write model.overrides.{name}=...")
+    return None
+
+
+def _model_parameters() -> list[str]:
+    from dataclasses import fields
+
+    from pspread.engine.model import SpreadModel
+
+    return [f.name for f in fields(SpreadModel)]
+
+
+def _MODEL_SECTION_KEYS() -> list[str]:
+    from pspread.scenario.model import Scenario
+
+    return list(Scenario.model_fields["model"].annotation.model_fields)  # type: ignore[union-attr]
+
+
+def _TOP_LEVEL_KEYS() -> list[str]:
+    from pspread.scenario.model import Scenario
+
+    return list(Scenario.model_fields)
 
 
 def label_for(label: str, key: str) -> str:

@@ -106,16 +106,22 @@ def execute_run(session: Session) -> Results:
     return session.execute(body)
 
 
-def speedup_scenario(scenario: ScenarioSource = None, *, workers: Sequence[int] = (1, 2), queries: int | None = None,
-                     repeats: int = 1, overrides: Mapping[str, Any] | None = None, observer: Observer | None = None,
+def speedup_scenario(scenario: ScenarioSource = None, *, workers: Sequence[int | str] = (1, 2),
+                     queries: int | None = None, repeats: int = 1, overrides: Mapping[str, Any] | None = None, observer: Observer | None = None,
                      results_dir: ResultsTarget = None) -> Results:
     """Speedup and efficiency of W workers over 1 on one fixed query set (counts past the cores are SKIPPED)."""
     session = _session(scenario, overrides, None, None, observer, results_dir)
     return execute_speedup(session, workers, queries, repeats)
 
 
-def execute_speedup(session: Session, workers: Sequence[int], queries: int | None, repeats: int) -> Results:
+def worker_counts_of(workers: Sequence[int | str]) -> list[int]:
+    """Counts as given, ``auto`` meaning one worker per usable core."""
+    return sorted({usable_cores() if w == "auto" else int(w) for w in workers})
+
+
+def execute_speedup(session: Session, workers: Sequence[int | str], queries: int | None, repeats: int) -> Results:
     """``speedup_scenario`` on a session the caller made."""
+    workers = worker_counts_of(workers)
     sc = session.scenario
     n = queries or (sc.speedup.queries if sc.speedup else 2000)
     if n > MAX_BATCH:
@@ -126,7 +132,7 @@ def execute_speedup(session: Session, workers: Sequence[int], queries: int | Non
 
 
 def stress_scenario(scenario: ScenarioSource = None, *, probe_s: float = 3.0, soak_s: float | None = None,
-                    start_rate: float | None = None, workers: Sequence[int] | None = None,
+                    start_rate: float | None = None, workers: Sequence[int | str] | None = None,
                     overrides: Mapping[str, Any] | None = None, executor: Executor | None = None,
                     clock: Clock | None = None, observer: Observer | None = None,
                     results_dir: ResultsTarget = None, strict: bool | None = None) -> Results:
@@ -144,13 +150,13 @@ def stress_scenario(scenario: ScenarioSource = None, *, probe_s: float = 3.0, so
 
 
 def execute_stress(session: Session, probe_s: float, soak_s: float | None, start_rate: float | None,
-                   workers: Sequence[int] | None = None) -> Results:
+                   workers: Sequence[int | str] | None = None) -> Results:
     """``stress_scenario`` on a session the caller made."""
     for flag, seconds in (("--probe", probe_s), ("--soak", soak_s)):
         if seconds is not None and not 0 < seconds <= MAX_DURATION_S:
             raise ScenarioError(f"{flag} {seconds:g}s: give a length above 0 and at most "
                                 f"{format_duration(MAX_DURATION_S)}, e.g. {flag} 30s")
-    counts = sorted(set(workers or []))
+    counts = worker_counts_of(workers or [])
     if counts and counts[0] < 1:
         raise ScenarioError(f"--workers {counts}: worker counts must be >= 1")
     sc = session.scenario
