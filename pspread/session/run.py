@@ -107,8 +107,8 @@ def execute_run(session: Session) -> Results:
 
 
 def speedup_scenario(scenario: ScenarioSource = None, *, workers: Sequence[int | str] = (1, 2),
-                     queries: int | None = None, repeats: int = 1, overrides: Mapping[str, Any] | None = None, observer: Observer | None = None,
-                     results_dir: ResultsTarget = None) -> Results:
+                     queries: int | None = None, repeats: int = 1, overrides: Mapping[str, Any] | None = None,
+                     observer: Observer | None = None, results_dir: ResultsTarget = None) -> Results:
     """Speedup and efficiency of W workers over 1 on one fixed query set (counts past the cores are SKIPPED)."""
     session = _session(scenario, overrides, None, None, observer, results_dir)
     return execute_speedup(session, workers, queries, repeats)
