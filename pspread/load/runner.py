@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from pspread.engine.direction import sink_warning
 from pspread.engine.graph import Graph
 from pspread.engine.tempdirs import owned_tempdir
 from pspread.errors import ExecutorError, RunAborted, ScenarioError
@@ -131,7 +132,11 @@ def make_executor(scenario: Scenario, prepared: PreparedGraph, workers: int | No
 
 # ------------------------------------------------------------------ running
 class Observer(Protocol):
-    """What a live view is told (all optional in practice: see ``NullObserver``)."""
+    """What a live view is told (all optional in practice: see ``NullObserver``).
+
+    An observer may also have ``preparing(step: str)``, told each start-up step
+    (opening or generating the graph, starting workers) before the first phase.
+    """
 
     def phase_started(self, phase: PhaseSpec, driver: Driver, recorder: Recorder, sampler: ResourceSampler) -> None: ...
 
@@ -196,17 +201,31 @@ class Runner:
         """Graph and workload, then (``start_executor``) executor, driver and sampler; idempotent."""
         if self.prepared is None:
             need_bundle = self._own_executor and self.executor_kind != "inline"
+            self._tell(_graph_step(self.scenario))
             self.prepared = prepare_graph(self.scenario, need_bundle, self.base_dir)
             graph = self.prepared.graph
+            warning = sink_warning(graph)
+            if warning:
+                self._tell(f"warning: {warning}")
             self.workload = workload_for(self.scenario, graph.num_nodes, graph.labels, self.base_dir)
         if self.driver is not None or not start_executor:
             return
         if self.executor is None:
+            n = self.workers or self.scenario.executor.resolved_workers()
+            self._tell(f"starting the {self.executor_kind} executor"
+                       + (f" ({n} worker{'s' if n != 1 else ''}, each opening the graph)"
+                          if self.executor_kind != "inline" else ""))
             self.executor = make_executor(self.scenario, self.prepared, workers=self.workers, kind=self.executor_kind)
         timeout = self.scenario.workload.timeout_s or 30.0
         self.driver = Driver(self.executor, clock=self.clock.now, sleep=self.clock.sleep,
                              max_lateness_s=self.max_lateness_s, drain_timeout_s=timeout + 5.0)
         self.sampler = ResourceSampler(self.executor.pids, self.sample_interval_s, self.executor).start()
+
+    def _tell(self, step: str) -> None:
+        """A start-up step for the live view (graph generation and worker start-up take seconds)."""
+        preparing = getattr(self.observer, "preparing", None)
+        if preparing is not None:
+            preparing(step)
 
     def restart(self, workers: int) -> None:
         """A fresh executor with ``workers`` workers over the same graph and workload (capacity per count)."""
@@ -278,6 +297,17 @@ class Runner:
             if figures.total and figures.outcomes.get("worker_lost", 0) == figures.total:
                 raise RunAborted(f"phase {phase.name}: every query was lost with its worker; the workers keep dying")
         return self.phases
+
+
+def _graph_step(scenario: Scenario) -> str:
+    spec = scenario.graph
+    if spec.path is not None:
+        return f"opening the graph {spec.path}"
+    assert spec.generate is not None
+    params = spec.generate.params()
+    size = f"{params['nodes']:,} nodes" if "nodes" in params else ", ".join(f"{k} {v}" for k, v in params.items())
+    cache = os.environ.get(CACHE_ENV)
+    return f"generating the {spec.generate.kind} graph ({size})" + (f"; cached in {cache}" if cache else "")
 
 
 def _capacity(phase: PhaseSpec) -> int:

@@ -245,6 +245,8 @@ def to_markdown(results: Results) -> str:
             lines.append(f"| {name} | {p.kind} | {p.total} | {p.errors} | {_num(p.throughput_qps, 1)} | "
                          f"{_num(lat.med)} | {_num(lat.p95)} | {_num(lat.p99)} | {_num(lat.max)} |")
         lines.append("")
+    if results.recycles:
+        lines += [f"Memory guard: {results.recycles} worker(s) replaced past the memory limit, one at a time.", ""]
     if results.scaling is not None:
         lines += _scaling_lines(results.scaling)
     for cap in results.capacity_by_workers or ([results.capacity] if results.capacity is not None else []):

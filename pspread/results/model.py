@@ -171,6 +171,8 @@ class Results(Record):
     thresholds: list[VerdictRecord] = []
     phases: list[PhaseResult] = []
     workers: list[WorkerRecord] = []
+    #: workers the memory guard replaced during the run (one at a time; see ``executor.memory_limit_mb``)
+    recycles: int = 0
     scaling: Optional[ScalingRecord] = None
     capacity: Optional[CapacityRecord] = None
     #: ``pspread stress --workers 1,2,4``: one search per worker count (``capacity`` is the largest measured)

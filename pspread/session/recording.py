@@ -202,12 +202,13 @@ class Session:
         if executor is None:
             return
         try:
-            workers = executor.stats().workers
+            stats = executor.stats()
         except (PspreadError, OSError, KeyboardInterrupt):
             return
         fields = WorkerRecord.model_fields
-        records = [WorkerRecord.model_validate({k: v for k, v in w.__dict__.items() if k in fields}) for w in workers]
-        self.results = self.results.model_copy(update={"workers": records})
+        records = [WorkerRecord.model_validate({k: v for k, v in w.__dict__.items() if k in fields})
+                   for w in stats.workers]
+        self.results = self.results.model_copy(update={"workers": records, "recycles": int(stats.recycles)})
 
     def _stop_quietly(self) -> None:
         """Stop the executor even if a second Ctrl-C arrives while it stops."""

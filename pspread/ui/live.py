@@ -19,6 +19,7 @@ from typing import TextIO
 import numpy as np
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.text import Text
 
 from pspread.load.driver import Driver
@@ -158,6 +159,12 @@ class LiveView:
         self._done: list[PhaseResult] = []
 
     # ------------------------------------------------------------ observer
+    def preparing(self, step: str) -> None:
+        """A start-up step, shown at once: generating a graph and starting workers take seconds."""
+        style = "yellow" if step.startswith("warning:") else "dim"
+        self.console.print(f"[{style}]{escape(step)}…[/]" if style == "dim" else f"[{style}]{escape(step)}[/]",
+                           soft_wrap=True)
+
     def phase_started(self, phase: PhaseSpec, driver: Driver, recorder: Recorder, sampler: ResourceSampler) -> None:
         self._finish_thread()
         self._stats = LiveStats(driver, recorder, sampler, phase, self.thresholds, self._done)

@@ -180,7 +180,9 @@ def print_summary(console: Console, results: Results, results_path: str | None =
         console.print(f"  [dim]untagged gates cover the measured phases together: {escape(', '.join(measured))}"
                       + (f" (excluded: {escape(', '.join(excluded))})" if excluded else "") + "[/]", soft_wrap=True)
     console.print()
-    body = [*(phase_lines(results.phases) if not searches else []), *scaling_lines(results.scaling),
+    recycled = ([f"  [yellow]memory guard: {results.recycles} worker(s) replaced past the memory limit, one at a "
+                 "time[/]"] if results.recycles else [])
+    body = [*(phase_lines(results.phases) if not searches else []), *recycled, *scaling_lines(results.scaling),
             *[line for c in searches for line in capacity_lines(c)], *capacity_scaling_lines(results),
             *soak_lines(results.soak)]
     for line in body:
