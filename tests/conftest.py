@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,22 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 import pspread  # noqa: E402 (after the hypothesis profile is chosen)
+
+HERE = Path(__file__).resolve().parent
+#: the kinds of test, one folder each; tests in these two start processes or run on the wall clock
+SLOW_FOLDERS = ("contract", "integration")
+# shared test code (the test kernel, synthetic results) and the modules other tests import helpers from;
+# spawned worker processes inherit sys.path, so they find the test kernel too
+for folder in ("support", "unit", "contract", "cli", "integration"):
+    if str(HERE / folder) not in sys.path:
+        sys.path.insert(0, str(HERE / folder))
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201 - pytest's hook signature
+    """Everything in contract/ and integration/ is ``slow``: ``pytest -m "not slow"`` is the fast loop."""
+    for item in items:
+        if Path(str(item.fspath)).resolve().parent.name in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ engine, numba, scipy and pydantic; importing them all to print ``pspread
 --help`` took seconds.  So the table below also carries each command's
 one-line help: ``pspread --help`` lists the commands from it, and a command's
 module is imported (and registered for real) only when that command is
-resolved -- to run it or to print its own ``--help``.  tests/test_cli_app.py
+resolved -- to run it or to print its own ``--help``.  tests/cli/test_cli_app.py
 checks that every help screen is the same as with every module imported.
 """
 

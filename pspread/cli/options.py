@@ -27,7 +27,7 @@ ResultsDirOpt, PlainOpt, ScenarioSetOpt, QueriesOpt (speedup's query set:
 
 This module is imported by the command modules only (never by ``pspread
 --help``), and it imports nothing heavy: the choices are checked against the
-engine's own tables by tests/test_cli_options.py.
+engine's own tables by tests/cli/test_cli_options.py.
 """
 
 from __future__ import annotations

@@ -2,5 +2,5 @@
 
 A leaf: it imports nothing of pspread but ``pspread.errors``, so the load
 generator, the scenario model, the results and the UI can all depend on it
-without depending on each other (tests/test_layers.py enforces it).
+without depending on each other (tests/unit/test_layers.py enforces it).
 """

@@ -12,6 +12,9 @@ from pspread.engine.generators import barabasi_albert, watts_strogatz
 from pspread.engine.kernels import make_kernel
 from pspread.errors import ModelError
 
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
+
 CONVERGED = dict(max_steps=5000, tolerance=1e-13, stop="converged")
 
 

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+#: these run wall-clock scenarios through the real command: the slow loop
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 TINY = """\

@@ -31,6 +31,9 @@ from pspread.engine.kernels import KERNELS
 from pspread.engine.model import PRESETS
 from pspread.scenario import fields
 
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 #: commands exempt from the vocabulary checks (none)
 RUN_FAMILY: set[str] = set()  # the run family uses options.py too
@@ -38,7 +41,7 @@ RUN_FAMILY: set[str] = set()  # the run family uses options.py too
 
 def _commands(app: typer.Typer) -> dict[str, typer.core.TyperCommand]:
     """Every leaf command, by its path ("graph generate"), outside the run family."""
-    from tests.test_cli_app import _eager
+    from test_cli_app import _eager
 
     found: dict[str, typer.core.TyperCommand] = {}
 
@@ -88,7 +91,7 @@ def test_a_short_flag_means_one_thing_in_every_command(app: typer.Typer):
 
 @pytest.mark.parametrize("words", ["<str>", "<int", "<float", "<bool>", "<list", "<path", "range>", "x>=", "{"])
 def test_no_help_screen_shows_python_type_names(app: typer.Typer, words: str):
-    from tests.test_cli_app import _command_paths
+    from test_cli_app import _command_paths
 
     for path in _command_paths():
         out = runner.invoke(app, [*path, "--help"]).output

@@ -14,7 +14,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "pspread"
+import pytest
+
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "pspread"
 
 #: pspread's packages and the packages each may import (``pspread.errors`` is open to all).
 #: ``pspread`` is the top-level package itself (its lazy public API); nothing inside may lean on it.

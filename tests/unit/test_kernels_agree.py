@@ -9,12 +9,16 @@ knife-edge decision that float32 rounding may rightly flip) is discarded.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import pspread
 from pspread.engine.kernels import make_kernel
 from pspread.engine.kernels.reference import ReferenceKernel
+
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
 
 FAST = ("dense", "frontier", "auto")
 

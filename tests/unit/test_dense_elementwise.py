@@ -14,6 +14,9 @@ from pspread.engine.kernels.dense import NUMEXPR_MIN_ELEMENTS, DenseKernel
 from pspread.engine.kernels.reference import ReferenceKernel
 from pspread.errors import ModelError
 
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
+
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(g=graphs(), model=models, threads=st.sampled_from([1, 2]), data=st.data())

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from pspread.engine import interning
 from pspread.engine.interning import LabelInterner, blob_and_offsets
 
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
+
 
 def _reference(batches):
     index: dict[bytes, int] = {}

@@ -10,7 +10,7 @@ from conftest import random_graph
 import pspread
 from pspread.engine.kernels import KERNELS
 
-# the step kernels (push computes only the fixed point of PPR-like models: tests/test_push.py)
+# the step kernels (push computes only the fixed point of PPR-like models: tests/unit/test_push.py)
 ALL = [k for k in KERNELS if k != "push"]
 
 

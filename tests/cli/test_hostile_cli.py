@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from pspread.execution.limits import worker_limit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bomb(levels: int = 9) -> str:
@@ -187,6 +187,7 @@ def _pspread(*args: str, env: dict[str, str] | None = None, timeout: float = 60)
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_help_works_without_a_writable_home(tmp_path: Path) -> None:
     res = _pspread("graph", "--help", env={"HOME": str(tmp_path / "missing")})
     assert res.returncode == 0 and "Traceback" not in res.stderr and "generate" in res.stdout
@@ -202,6 +203,7 @@ def test_numba_cache_falls_back_to_a_temp_folder(monkeypatch: pytest.MonkeyPatch
     assert pspread.numba_cache_fallback({"NUMBA_CACHE_DIR": "/x"}) is None  # the user's own choice stays
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_importing_ends_with_130_and_one_line(monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     import types
@@ -219,6 +221,7 @@ def test_ctrl_c_while_importing_ends_with_130_and_one_line(monkeypatch: pytest.M
     assert info.value.code == 130 and capsys.readouterr().err.strip() == "interrupted"
 
 
+@pytest.mark.slow
 def test_an_unexpected_exception_is_one_line_and_exit_70(monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     import types
@@ -238,6 +241,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_70(monkeypatch: pytest.Mon
     assert info.value.code == entry.EXIT_INTERNAL and "RuntimeError: boom" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, sig: int, code: int) -> None:
     scenario = tmp_path / "long.yaml"
@@ -266,6 +270,7 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path: Path, sig: int, code:
     assert not list(Path(tempfile.gettempdir()).glob(f"pspread-*{proc.pid}-*")), "temp folders left behind"
 
 
+@pytest.mark.slow
 def test_stale_temp_folders_of_dead_owners_are_swept(tmp_path: Path) -> None:
     from pspread.engine.tempdirs import owned_tempdir, sweep_stale
 
@@ -281,6 +286,7 @@ def test_stale_temp_folders_of_dead_owners_are_swept(tmp_path: Path) -> None:
     assert mine.exists()
 
 
+@pytest.mark.slow
 def test_a_server_that_is_not_dask_is_refused_within_the_timeout() -> None:
     pytest.importorskip("distributed")
     import socket

@@ -121,5 +121,5 @@ def test_the_report_of_a_ten_minute_soak_stays_under_5_mb(tmp_path: Path):
 def test_the_vendored_plotly_is_the_documented_version():
     head = plotly_js()[:200]
     assert f"v{PLOTLY_VERSION}" in head and "basic" in head
-    readme = (Path(__file__).parents[1] / "pspread" / "report" / "vendor" / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "pspread" / "report" / "vendor" / "README.md").read_text()
     assert PLOTLY_VERSION in readme and PLOTLY_FILE in readme

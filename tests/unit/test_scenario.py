@@ -19,7 +19,7 @@ from pspread.scenario.loader import (
 )
 from pspread.scenario.overrides import parse_set_option
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NO_ENV: dict[str, str] = {}
 
 

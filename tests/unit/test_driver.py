@@ -148,6 +148,7 @@ def test_stop_ends_a_phase_early() -> None:
     assert report.stopped and report.submitted == 11
 
 
+@pytest.mark.slow
 def test_bench_driver_reports_its_rates() -> None:
     from pspread.load.null import bench_driver
 

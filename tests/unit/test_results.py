@@ -185,7 +185,7 @@ def test_phase_record_round_trips_and_a_misspelt_key_is_refused_with_its_place(t
 def test_published_json_schema_matches_the_model_and_accepts_a_real_file(tmp_path: Path) -> None:
     from pspread.results.schema import json_schema, schema_text
 
-    published = Path(__file__).resolve().parents[1] / "docs" / "results.schema.json"
+    published = Path(__file__).resolve().parents[2] / "docs" / "results.schema.json"
     assert published.read_text(encoding="utf-8") == schema_text(), \
         "docs/results.schema.json is stale: run `python -m pspread.results.schema`"
     schema = json_schema()

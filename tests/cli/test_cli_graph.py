@@ -26,6 +26,7 @@ def _fails(app, *args, needle=""):
     return res
 
 
+@pytest.mark.slow
 def test_generate_then_info_json(app, tmp_path):
     out = tmp_path / "ba"
     res = _ok(app, "graph", "generate", "barabasi-albert", "--nodes", "2000", "--degree", "3", "--seed", "7",

@@ -12,6 +12,9 @@ from pspread.metrics.system import usable_cores
 from pspread.scenario.loader import load_scenario
 from pspread.session.recording import Session
 
+#: these run wall-clock scenarios through the real command: the slow loop
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 TINY = """\
@@ -167,7 +170,7 @@ def test_ctrl_c_writes_partial_results_and_leaves_no_process(tmp_path: Path) -> 
     (tmp_path / "long.yaml").write_text(scenario)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), TMPDIR=str(tmp))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), TMPDIR=str(tmp))
     cmd = [sys.executable, "-c", "from pspread.cli.app import main; main()", "run", "long.yaml",
            "--executor", "process", "--workers", "2", "--plain", "--results-dir", "results"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

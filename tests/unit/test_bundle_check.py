@@ -20,6 +20,9 @@ from pspread.engine import bundle_check
 from pspread.engine.io import _crc32, check_bundle, load_graph, save_graph
 from pspread.errors import GraphError, PspreadError
 
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
+
 FIX = "pspread graph generate"
 
 

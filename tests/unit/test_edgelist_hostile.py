@@ -186,6 +186,7 @@ def test_fuzz_bytes_give_a_clean_error_or_a_queryable_graph(tmp_path, data, comp
     _query_everywhere(g2)
 
 
+@pytest.mark.slow
 def test_gzip_damaged_after_the_first_blocks(tmp_path):
     rng = np.random.default_rng(0)
     body = "".join(f"w{a}\tw{b}\t1\n" for a, b in rng.integers(0, 10**6, (150_000, 2)).tolist()).encode()

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import typer
-from test_compare import synthetic  # noqa: E402 (tests/ is on sys.path under pytest)
+from test_compare import synthetic  # noqa: E402 (tests/conftest.py puts the test folders on sys.path)
 from typer.testing import CliRunner
 
 from pspread.results import write_json_atomic
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_validate_ok(app: typer.Typer, tmp_path: Path) -> None:
@@ -75,6 +75,7 @@ def test_schema_lists_every_section(app: typer.Typer) -> None:
     assert document["$defs"]["ExecutorSpec"]["additionalProperties"] is False
 
 
+@pytest.mark.slow
 def test_compare_exit_codes(app: typer.Typer, tmp_path: Path) -> None:
     base = write_json_atomic(synthetic(seed=0), tmp_path / "base.json")
     same = write_json_atomic(synthetic(seed=1), tmp_path / "same.json")

@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 from pspread.cli.app import COMMANDS, SETTINGS, module_commands
 from pspread.cli.errors import ErrorHandlingGroup
 
+#: property sweeps, subprocesses or every help screen: seconds, so the slow loop
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 #: every command module, in the order they were registered before registration became lazy
