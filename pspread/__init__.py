@@ -37,7 +37,7 @@ _EXPORTS = {
     "run_scenario": "pspread.session.run",
     "stress_scenario": "pspread.session.run",
     "speedup_scenario": "pspread.session.run",
-    "Results": "pspread.results.model",
+    "Results": "pspread.results.run",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

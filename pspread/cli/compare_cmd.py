@@ -32,7 +32,7 @@ from pspread.results.compare import (
     parse_fail_on,
 )
 from pspread.results.export import check_output, read_results, write_text_atomic
-from pspread.results.model import Results
+from pspread.results.run import Results
 
 _STYLE = {"regression": "bold red", "not significant": "yellow", "worse (not gated)": "yellow",
           "improved": "green", "ok": "green", "no data": "dim", "not gated": "dim"}

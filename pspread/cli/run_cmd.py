@@ -41,7 +41,7 @@ from pspread.cli.options import (
 )
 from pspread.results.export import check_output, to_csv, to_markdown, write_text_atomic
 from pspread.results.junit import to_junit
-from pspread.results.model import Results
+from pspread.results.run import Results
 from pspread.scenario.overrides import parse_set_option
 from pspread.session import run as session_run
 from pspread.session.recording import Session

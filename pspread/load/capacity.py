@@ -23,7 +23,7 @@ import numpy as np
 
 from pspread.load.runner import Runner
 from pspread.metrics.thresholds import Threshold, VerdictStatus, evaluate, min_samples, parse_threshold
-from pspread.results.model import PhaseResult
+from pspread.results.run import PhaseResult
 from pspread.results.summary import observed
 from pspread.scenario.phases import PhaseSpec
 

@@ -1,4 +1,4 @@
-"""One phase's samples become its :class:`~pspread.results.model.PhaseResult`: the only place phase figures are made.
+"""One phase's samples become its :class:`~pspread.results.run.PhaseResult`: the only place phase figures are made.
 
 Definitions (``docs/architecture.md``, "Measurement definitions"): latency is
 completion minus the *intended* start (no coordinated omission), OK answers
@@ -19,7 +19,6 @@ from pspread.load.recorder import Samples
 from pspread.load.resources import PhaseResources
 from pspread.metrics import stats
 from pspread.metrics.thresholds import Observed, Threshold
-from pspread.results.model import LATENCY_SAMPLE, PhaseResult
 from pspread.results.records import (
     DriverRecord,
     KindFigures,
@@ -28,6 +27,7 @@ from pspread.results.records import (
     SeriesRecord,
     WorkerLatency,
 )
+from pspread.results.run import LATENCY_SAMPLE, PhaseResult
 from pspread.results.summary import observed
 from pspread.scenario.phases import PhaseSpec
 

@@ -9,7 +9,7 @@ nothing but the one-line message.
 from __future__ import annotations
 
 from pspread.execution.limits import check_worker_count
-from pspread.scenario.model import Scenario
+from pspread.scenario.spec import Scenario
 
 
 def check_runnable(scenario: Scenario, workers: int | None = None) -> None:

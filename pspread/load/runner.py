@@ -3,7 +3,7 @@
 ``Runner(scenario).run()`` prepares the graph (generated graphs are written to
 a bundle so worker processes can mmap it; a temporary one is removed when the
 run ends), starts the executor, drives every phase, and after each phase turns
-its samples into a :class:`~pspread.results.model.PhaseResult`
+its samples into a :class:`~pspread.results.run.PhaseResult`
 (``pspread.load.figures``) and hands it to ``on_phase``.  What a whole run is
 -- results, gates, files, exit code -- is ``pspread.session.run_scenario``,
 built on this.
@@ -33,9 +33,9 @@ from pspread.load.recorder import Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.load.schedule import ArrivalSchedule, expected_arrivals
 from pspread.load.workload import Workload, workload_for
-from pspread.results.model import PhaseResult
-from pspread.scenario.model import Scenario
+from pspread.results.run import PhaseResult
 from pspread.scenario.phases import PhaseSpec
+from pspread.scenario.spec import Scenario
 
 CACHE_ENV = "PSPREAD_CACHE_DIR"
 

@@ -23,7 +23,7 @@ from pspread.metrics import stats
 from pspread.metrics.cpu import CpuMeter, CpuSplit
 from pspread.metrics.system import usable_cores
 from pspread.metrics.thresholds import Observed, cores_reason
-from pspread.scenario.model import Scenario
+from pspread.scenario.spec import Scenario
 
 
 @dataclass

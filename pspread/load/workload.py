@@ -31,7 +31,7 @@ from pspread.execution.query import Query
 from pspread.scenario.workload import QueryType
 
 if TYPE_CHECKING:
-    from pspread.scenario.model import Scenario
+    from pspread.scenario.spec import Scenario
 
 DISTRIBUTIONS = ("uniform", "zipf")
 DEFAULT_BLOCK = 1 << 16

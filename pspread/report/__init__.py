@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from pspread.report import capacity, figures, tables
-from pspread.report.model import Figure
-from pspread.results.model import Results
+from pspread.report.figure import Figure
+from pspread.results.run import Results
 
 #: every figure a report can hold, in page order (each returns None when no run has its data)
 FIGURES: tuple[Callable[[Sequence[tuple[str, Mapping[str, Any]]]], Figure | None], ...] = (

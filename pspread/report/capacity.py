@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from pspread.report.model import Figure, Trace, bands, coarsen, label, num, phase_offsets, phases
+from pspread.report.figure import Figure, Trace, bands, coarsen, label, num, phase_offsets, phases
 
 Runs = Sequence[tuple[str, Mapping[str, Any]]]
 MB = 1024 * 1024

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from pspread.report.model import (
+from pspread.report.figure import (
     Band,
     Figure,
     Trace,

@@ -23,7 +23,7 @@ from importlib import resources
 from typing import Any, Sequence
 
 from pspread.errors import PspreadError
-from pspread.report.model import Band, Figure, Trace
+from pspread.report.figure import Band, Figure, Trace
 from pspread.report.tables import Table
 
 SECTIONS = (("verdict", "Verdict"), ("load", "Load"), ("distribution", "Distribution"),

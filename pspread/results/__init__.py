@@ -8,8 +8,8 @@ from pspread.results.export import (
     to_markdown,
     write_json_atomic,
 )
-from pspread.results.model import SCHEMA_VERSION, PhaseResult, Results, ResultsError, RunSummary, utc_now
 from pspread.results.records import jsonable
+from pspread.results.run import SCHEMA_VERSION, PhaseResult, Results, ResultsError, RunSummary, utc_now
 
 __all__ = [
     "SCHEMA_VERSION", "PhaseResult", "Results", "ResultsError", "ResultsWriter", "RunSummary", "jsonable",

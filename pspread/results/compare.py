@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from pspread.errors import PspreadError
-from pspread.results.model import PhaseResult, Results
+from pspread.results.run import PhaseResult, Results
 
 #: compared metric -> (k6 name in a latency summary, or None; "higher is worse")
 METRICS: dict[str, tuple[str | None, bool]] = {

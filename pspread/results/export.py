@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from pspread.errors import PspreadError
-from pspread.results.model import Results, ResultsError
 from pspread.results.records import CapacityRecord, ScalingRecord
+from pspread.results.run import Results, ResultsError
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 

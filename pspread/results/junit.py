@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from pspread.results.model import Results
+from pspread.results.run import Results
 
 
 def to_junit(results: Results) -> str:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pspread.results.model import SCHEMA_VERSION, Results
+from pspread.results.run import SCHEMA_VERSION, Results
 
 
 def json_schema() -> dict[str, Any]:

@@ -21,8 +21,8 @@ from pspread.metrics import stats
 from pspread.metrics.cpu import CpuSplit
 from pspread.metrics.system import usable_cores
 from pspread.metrics.thresholds import TAGGABLE, Observed, Tags
-from pspread.results.model import PhaseResult, RunSummary
 from pspread.results.records import KindFigures, LatencyRecord
+from pspread.results.run import PhaseResult, RunSummary
 
 
 def _measured(phases: Sequence[PhaseResult]) -> list[PhaseResult]:

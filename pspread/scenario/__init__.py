@@ -5,7 +5,8 @@
 ``default_scenario()`` is what ``pspread run`` uses without a file.
 """
 
-from pspread.scenario.model import (
+from pspread.scenario.phases import PhaseSpec, StageSpec
+from pspread.scenario.spec import (
     ExecutorSpec,
     GenerateSpec,
     GraphSpec,
@@ -14,7 +15,6 @@ from pspread.scenario.model import (
     SpeedupSpec,
     ThresholdsSpec,
 )
-from pspread.scenario.phases import PhaseSpec, StageSpec
 from pspread.scenario.units import format_duration, parse_duration
 from pspread.scenario.workload import QueryType, QueryTypeSpec, SeedsSpec, WorkloadSpec
 

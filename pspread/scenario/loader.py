@@ -18,9 +18,9 @@ from typing import Any, Mapping, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from pspread.errors import ScenarioError
-from pspread.scenario.model import Scenario
 from pspread.scenario.overrides import apply_overrides, env_overrides
 from pspread.scenario.problems import Loc, Problem, ScenarioValidationError, dotted
+from pspread.scenario.spec import Scenario
 from pspread.scenario.yaml_text import (
     MAX_SCENARIO_BYTES,
     LineLoader,

@@ -17,8 +17,8 @@ from typing import Any, Mapping
 import yaml
 
 from pspread.errors import ScenarioError
-from pspread.scenario.model import _default_phases
 from pspread.scenario.problems import Loc, Problem, dotted
+from pspread.scenario.spec import _default_phases
 from pspread.scenario.units import parse_duration
 
 #: environment variable -> override key (a dotted path or a shortcut)
@@ -132,13 +132,13 @@ def _model_parameters() -> list[str]:
 
 
 def _MODEL_SECTION_KEYS() -> list[str]:
-    from pspread.scenario.model import Scenario
+    from pspread.scenario.spec import Scenario
 
     return list(Scenario.model_fields["model"].annotation.model_fields)  # type: ignore[union-attr]
 
 
 def _TOP_LEVEL_KEYS() -> list[str]:
-    from pspread.scenario.model import Scenario
+    from pspread.scenario.spec import Scenario
 
     return list(Scenario.model_fields)
 

@@ -32,10 +32,10 @@ from pspread.metrics.thresholds import (
 )
 from pspread.results.environment import collect_environment
 from pspread.results.export import ResultsWriter
-from pspread.results.model import PhaseResult, Results, utc_now
 from pspread.results.records import CapacityRecord, ScalingRecord, SoakRecord, WorkerRecord
+from pspread.results.run import PhaseResult, Results, utc_now
 from pspread.results.summary import observed, run_summary
-from pspread.scenario.model import Scenario
+from pspread.scenario.spec import Scenario
 
 
 class GateAborted(PspreadError):

@@ -31,12 +31,12 @@ from pspread.load.scaling import ScalingPoint, measure_scaling
 from pspread.metrics.system import usable_cores
 from pspread.metrics.thresholds import cores_reason
 from pspread.results.export import ResultsWriter
-from pspread.results.model import Results
+from pspread.results.run import Results
 from pspread.scenario.fields import MAX_BATCH, MAX_DURATION_S
 from pspread.scenario.loader import load_scenario, resolve_scenario, validate_data
-from pspread.scenario.model import Scenario
 from pspread.scenario.overrides import apply_overrides
 from pspread.scenario.phases import PhaseSpec
+from pspread.scenario.spec import Scenario
 from pspread.scenario.units import format_duration
 from pspread.session.abort import AbortWatch
 from pspread.session.recording import GateAborted, Session

@@ -28,7 +28,7 @@ from pspread.load.recorder import OK_CODE, OUTCOMES, Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.load.scaling import ScalingPoint
 from pspread.metrics.thresholds import TAGGABLE, Threshold, VerdictStatus, evaluate
-from pspread.results.model import PhaseResult
+from pspread.results.run import PhaseResult
 from pspread.scenario.phases import PhaseSpec
 
 REFRESH_HZ = 4.0

@@ -15,8 +15,8 @@ from typing import Iterable, Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from pspread.results.model import PhaseResult, Results
 from pspread.results.records import CapacityRecord, ScalingRecord, SoakRecord, VerdictRecord
+from pspread.results.run import PhaseResult, Results
 from pspread.scenario.units import format_duration
 
 _MARK = {"pass": ("✓", "green"), "fail": ("✗", "red"), "skipped": ("↷", "yellow")}

@@ -103,7 +103,7 @@ def test_junit_has_one_testcase_per_gate_and_skips_as_skipped(app, tmp_path: Pat
 def test_junit_marks_an_interrupted_run_failed_and_strict_skips_as_failures() -> None:
     from pspread.metrics.thresholds import Observed, evaluate_all, parse_threshold
     from pspread.results.junit import to_junit
-    from pspread.results.model import Results, utc_now
+    from pspread.results.run import Results, utc_now
 
     verdicts = evaluate_all([parse_threshold("speedup", "value>=4")],
                             Observed(unavailable={"speedup": "needs 4 cores, this machine has 2"}))

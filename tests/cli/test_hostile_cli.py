@@ -36,7 +36,7 @@ def _bomb(levels: int = 9) -> str:
 
 def _results(tmp: Path, phases: object) -> str:
     """A results file of the right version whose ``phases`` is ``phases``."""
-    from pspread.results.model import SCHEMA_VERSION
+    from pspread.results.run import SCHEMA_VERSION
 
     data = {"schema_version": SCHEMA_VERSION, "scenario_name": "x", "started_utc": "2026-01-01T00:00:00Z",
             "phases": phases}

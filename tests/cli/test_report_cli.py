@@ -102,7 +102,7 @@ def test_text_from_the_results_cannot_break_the_page(tmp_path: Path):
     data = results.to_dict()
     data["scenario_name"] = "</script><b>x</b>"
     data["phases"][1]["name"] = "</script>"
-    from pspread.results.model import Results
+    from pspread.results.run import Results
 
     text = write_report([Results.from_dict(data)], tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<b>x</b>" not in text

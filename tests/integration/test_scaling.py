@@ -100,7 +100,7 @@ def test_short_and_unstable_timings_are_warned_with_the_fix() -> None:
 
 
 def test_the_baseline_worker_count_is_added_in_one_place() -> None:
-    from pspread.scenario.model import SpeedupSpec
+    from pspread.scenario.spec import SpeedupSpec
 
     assert worker_counts([4, 2, 2]) == [1, 2, 4] and worker_counts([1]) == [1]
     assert SpeedupSpec(workers=[4, 2, 2]).workers == [2, 4]  # the spec keeps what was asked for

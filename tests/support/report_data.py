@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pspread.metrics.stats import per_second, summarize
-from pspread.results.model import SCHEMA_VERSION, Results
+from pspread.results.run import SCHEMA_VERSION, Results
 
 ENVIRONMENT = {"cpu_model": "Test CPU", "cores_logical": 2, "cores_physical": 2, "cores_usable": 2,
                "memory_total_mb": 24000.0, "platform": "Linux-test", "python": "3.11.7",

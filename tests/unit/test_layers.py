@@ -173,7 +173,7 @@ def test_the_checker_sees_function_level_and_relative_imports():
     source = (
         "import os\n"
         "def f():\n"
-        "    from pspread.results.model import Results\n"
+        "    from pspread.results.run import Results\n"
         "    from ..ui import live\n"
         "    from pspread import cli\n"
         "    if TYPE_CHECKING:\n"
@@ -181,7 +181,7 @@ def test_the_checker_sees_function_level_and_relative_imports():
         "    import_module('pspread.bench.kernels')\n"
     )
     found = sorted(_imports(fake, source))
-    assert found == [(1, "os"), (3, "pspread.results.model"), (4, "pspread.ui"), (5, "pspread.cli"),
+    assert found == [(1, "os"), (3, "pspread.results.run"), (4, "pspread.ui"), (5, "pspread.cli"),
                      (7, "pspread.ui.summary"), (8, "pspread.bench.kernels")]
     assert [_target_layer(n) for _, n in found] == [None, "results", "ui", "cli", "ui", "bench"]
 

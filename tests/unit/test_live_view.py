@@ -13,7 +13,7 @@ from pspread.load.null import NullExecutor
 from pspread.load.recorder import Recorder
 from pspread.load.resources import ResourceSampler
 from pspread.metrics.thresholds import Threshold, Verdict, VerdictStatus, parse_threshold
-from pspread.results.model import Results, utc_now
+from pspread.results.run import Results, utc_now
 from pspread.scenario.phases import PhaseSpec
 from pspread.ui.live import LiveStats, plain_line, render
 from pspread.ui.summary import print_summary, verdict_lines
@@ -61,7 +61,7 @@ def test_live_figures_and_targets() -> None:
 
 
 def test_live_gates_cover_the_finished_measured_phases_too() -> None:
-    from pspread.results.model import PhaseResult
+    from pspread.results.run import PhaseResult
 
     slow = PhaseResult(name="ramp", kind="ramp", measured=True, total=200).with_samples(np.full(200, 90.0))
     ths = [parse_threshold("latency_ms", "p(50)<50"), parse_threshold("latency_ms{phase:steady}", "p(50)<50")]

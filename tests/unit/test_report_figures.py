@@ -9,7 +9,7 @@ import pytest
 import report_data as rd
 
 from pspread.report import build_figures, build_tables, capacity, figures
-from pspread.report.model import MAX_POINTS, coarsen, num, phase_offsets
+from pspread.report.figure import MAX_POINTS, coarsen, num, phase_offsets
 from pspread.results.compare import compare
 
 
