@@ -179,7 +179,7 @@ def driver_cmd(
     Whatever rate it sustains is the most any run could ask of a real
     executor: the driver must never be what limits a run (goal: >= 20,000/s).
     """
-    from pspread.load.null import bench_driver
+    from pspread.bench.driver import bench_driver
 
     seconds = parse_duration_option(duration or "2s")
     if seconds < 0.1:

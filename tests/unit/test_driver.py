@@ -150,7 +150,7 @@ def test_stop_ends_a_phase_early() -> None:
 
 @pytest.mark.slow
 def test_bench_driver_reports_its_rates() -> None:
-    from pspread.load.null import bench_driver
+    from pspread.bench.driver import bench_driver
 
     figures = bench_driver(rate=2000, duration_s=0.2, closed_clients=2)
     assert figures["open_recorded"] == 400
