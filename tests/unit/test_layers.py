@@ -37,7 +37,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "session": frozenset({"execution", "load", "metrics", "results", "scenario"}),
     "ui": frozenset({"load", "metrics", "results", "scenario"}),
     "bench": frozenset({"engine", "execution", "load"}),
-    "cli": frozenset({"bench", "engine", "load", "report", "results", "scenario", "session", "ui"}),
+    "cli": frozenset({"bench", "engine", "report", "results", "scenario", "session", "ui"}),
 }
 OPEN_TO_ALL = "errors"
 
