@@ -76,8 +76,7 @@ class Verdict:
 # -------------------------------------------------------------------- checks
 def check_arrays(bundle: Path, arrays: Mapping[str, np.ndarray], n: int, m: int) -> None:
     """Raise GraphError naming the first array that breaks the format; see the module docstring."""
-    for name, arr in arrays.items():
-        _check_header(bundle, name, arr, n, m)
+    check_headers(bundle, arrays, n, m)
     indptr, indices, weights = arrays["indptr"], arrays["indices"], arrays["weights"]
     _check_offsets(bundle, "indptr", indptr, m)
     has_derived = "out_weight" in arrays and "p_data" in arrays
@@ -91,6 +90,18 @@ def check_arrays(bundle: Path, arrays: Mapping[str, np.ndarray], n: int, m: int)
         _check_transpose(bundle, arrays, indices, fingerprint, n, m, has_derived)
     if "labels_offsets" in arrays and "labels_blob" in arrays:
         _check_labels(bundle, arrays["labels_blob"], arrays["labels_offsets"])
+
+
+def check_headers(bundle: Path, arrays: Mapping[str, np.ndarray], n: int, m: int) -> None:
+    """dtype, byte order and shape of every array, before any value is read.
+
+    Why first and always (it is O(1)): every later step reads values as the
+    format's types -- ``int(indptr[0])`` of a float16 infinity is an
+    OverflowError, of a NaN a ValueError, and ``len()`` of a 0-d array a
+    TypeError -- so a wrong dtype or shape must be refused before any of them.
+    """
+    for name, arr in arrays.items():
+        _check_header(bundle, name, arr, n, m)
 
 
 def _check_header(bundle: Path, name: str, arr: np.ndarray, n: int, m: int) -> None:
@@ -262,5 +273,5 @@ def forget_verdicts() -> None:
     _MEMO.clear()
 
 
-__all__ = ["Verdict", "check_arrays", "validate_bundle_arrays", "cache_dir", "forget_verdicts", "CACHE_ENV",
+__all__ = ["Verdict", "check_arrays", "check_headers", "validate_bundle_arrays", "cache_dir", "forget_verdicts", "CACHE_ENV",
            "DTYPES"]

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from pspread.engine.bundle_check import Verdict, validate_bundle_arrays
+from pspread.engine.bundle_check import Verdict, check_headers, validate_bundle_arrays
 from pspread.engine.graph import Graph
 from pspread.engine.labels import ArrayLabels, Labels, PrefixLabels
 from pspread.engine.tempdirs import owned_tempdir
@@ -217,8 +217,11 @@ def _read_meta(bundle: Path) -> tuple[dict[str, Any], bytes]:
 
 def _open_array(bundle: Path, name: str, spec: Any, mmap: bool) -> np.ndarray:
     """mmap one array and check it against its meta entry (header only, no data read)."""
-    if not isinstance(spec, dict) or not {"file", "dtype", "shape"} <= set(spec):
-        raise GraphError(f"{bundle}: meta.json entry for array {name!r} is incomplete; {_FIX}")
+    if not isinstance(spec, dict) or not {"file", "dtype", "shape"} <= set(spec) \
+            or not isinstance(spec["file"], str) or not isinstance(spec["dtype"], str) \
+            or not isinstance(spec["shape"], list):
+        raise GraphError(f"{bundle}: meta.json entry for array {name!r} is incomplete or malformed "
+                         f"(it needs a file name, a dtype string and a shape list); {_FIX}")
     file = bundle / str(spec["file"])
     if Path(spec["file"]).name != spec["file"]:
         raise GraphError(f"{bundle}: array {name!r} points outside the bundle ({spec['file']!r}); {_FIX}")
@@ -237,10 +240,17 @@ def _open_array(bundle: Path, name: str, spec: Any, mmap: bool) -> np.ndarray:
 
 
 def _check_csr(bundle: Path, prefix: str, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int) -> None:
-    """The cheap consistency checks (O(1)): lengths and the ends of indptr."""
+    """The cheap consistency checks (O(1)): lengths and the ends of indptr.
+
+    The dtypes were checked before (``check_headers``); the integer check here
+    keeps ``int()`` safe for any caller all the same.
+    """
     label = prefix or "out-edge"
-    if indptr.ndim != 1 or len(indptr) != n + 1:
-        raise GraphError(f"{bundle}: array '{prefix}indptr' has {len(indptr)} entries, expected {n + 1}; {_FIX}")
+    if indptr.dtype.kind not in "iu":
+        raise GraphError(f"{bundle}: array '{prefix}indptr' has dtype {indptr.dtype.str}, not an integer type; {_FIX}")
+    if indptr.ndim != 1 or indices.ndim != 1 or data.ndim != 1 or len(indptr) != n + 1:
+        raise GraphError(f"{bundle}: array '{prefix}indptr' has shape {list(indptr.shape)}, expected [{n + 1}] "
+                         f"(or its CSR arrays are not 1-D); {_FIX}")
     if int(indptr[0]) != 0 or int(indptr[-1]) != len(indices) or len(data) != len(indices):
         raise GraphError(
             f"{bundle}: {label} CSR arrays disagree (indptr runs {int(indptr[0])}..{int(indptr[-1])}, "
@@ -256,7 +266,8 @@ def load_bundle(
     ``validate=True`` (the default) checks every array once per bundle version
     (``bundle_check``: dtypes, ranges, derived arrays, the transpose; the verdict
     is cached), so a corrupt bundle is a GraphError here, never a crash or a wrong
-    answer later.  ``validate=False`` keeps only the O(1) length checks: for
+    answer later.  ``validate=False`` keeps only the O(1) header checks (dtype,
+    byte order, shape: always first, before any value is read) and lengths: for
     callers that checked the bundle themselves.  ``verify=True`` also checks
     every checksum (reads every byte).
     """
@@ -275,6 +286,7 @@ def _open_bundle(bundle: Path, validate: bool, verify: bool, mmap: bool) -> tupl
     specs = meta["arrays"]
     arrays = {name: _open_array(bundle, name, spec, mmap) for name, spec in specs.items()}
     n, m = int(meta["num_nodes"]), int(meta["num_arcs"])
+    check_headers(bundle, arrays, n, m)  # dtype and shape before any value is read (O(1))
     indptr, indices, weights = arrays["indptr"], arrays["indices"], arrays["weights"]
     if len(indices) != m:
         raise GraphError(f"{bundle}: array 'indices' has {len(indices)} entries, meta.json says {m} arcs; {_FIX}")
