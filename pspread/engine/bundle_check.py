@@ -121,6 +121,26 @@ def _check_header(bundle: Path, name: str, arr: np.ndarray, n: int, m: int) -> N
                          f"for {n} nodes and {m} arcs; {FIX}")
 
 
+def check_csr_ends(bundle: Path, prefix: str, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                   n: int) -> None:
+    """The cheap consistency checks (O(1)) every load makes: lengths and the ends of indptr.
+
+    The dtypes were checked before (``check_headers``); the integer check here
+    keeps ``int()`` safe for any caller all the same.
+    """
+    label = prefix or "out-edge"
+    if indptr.dtype.kind not in "iu":
+        raise GraphError(f"{bundle}: array '{prefix}indptr' has dtype {indptr.dtype.str}, not an integer type; {FIX}")
+    if indptr.ndim != 1 or indices.ndim != 1 or data.ndim != 1 or len(indptr) != n + 1:
+        raise GraphError(f"{bundle}: array '{prefix}indptr' has shape {list(indptr.shape)}, expected [{n + 1}] "
+                         f"(or its CSR arrays are not 1-D); {FIX}")
+    if int(indptr[0]) != 0 or int(indptr[-1]) != len(indices) or len(data) != len(indices):
+        raise GraphError(
+            f"{bundle}: {label} CSR arrays disagree (indptr runs {int(indptr[0])}..{int(indptr[-1])}, "
+            f"{len(indices)} indices, {len(data)} values); {FIX}"
+        )
+
+
 def _check_offsets(bundle: Path, name: str, ptr: np.ndarray, end: int, what: str = "the arc count") -> None:
     code, k = jit.check_indptr(ptr, end)
     if code == jit.PTR_START:
@@ -273,5 +293,5 @@ def forget_verdicts() -> None:
     _MEMO.clear()
 
 
-__all__ = ["Verdict", "check_arrays", "check_headers", "validate_bundle_arrays", "cache_dir", "forget_verdicts", "CACHE_ENV",
-           "DTYPES"]
+__all__ = ["Verdict", "check_arrays", "check_headers", "check_csr_ends", "validate_bundle_arrays", "cache_dir",
+           "forget_verdicts", "CACHE_ENV", "DTYPES"]

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from pspread.engine.bundle_check import Verdict, check_headers, validate_bundle_arrays
+from pspread.engine.bundle_check import Verdict, check_csr_ends, check_headers, validate_bundle_arrays
 from pspread.engine.graph import Graph
 from pspread.engine.labels import ArrayLabels, Labels, PrefixLabels
 from pspread.engine.tempdirs import owned_tempdir
@@ -239,25 +239,6 @@ def _open_array(bundle: Path, name: str, spec: Any, mmap: bool) -> np.ndarray:
     return arr
 
 
-def _check_csr(bundle: Path, prefix: str, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int) -> None:
-    """The cheap consistency checks (O(1)): lengths and the ends of indptr.
-
-    The dtypes were checked before (``check_headers``); the integer check here
-    keeps ``int()`` safe for any caller all the same.
-    """
-    label = prefix or "out-edge"
-    if indptr.dtype.kind not in "iu":
-        raise GraphError(f"{bundle}: array '{prefix}indptr' has dtype {indptr.dtype.str}, not an integer type; {_FIX}")
-    if indptr.ndim != 1 or indices.ndim != 1 or data.ndim != 1 or len(indptr) != n + 1:
-        raise GraphError(f"{bundle}: array '{prefix}indptr' has shape {list(indptr.shape)}, expected [{n + 1}] "
-                         f"(or its CSR arrays are not 1-D); {_FIX}")
-    if int(indptr[0]) != 0 or int(indptr[-1]) != len(indices) or len(data) != len(indices):
-        raise GraphError(
-            f"{bundle}: {label} CSR arrays disagree (indptr runs {int(indptr[0])}..{int(indptr[-1])}, "
-            f"{len(indices)} indices, {len(data)} values); {_FIX}"
-        )
-
-
 def load_bundle(
     path: str | os.PathLike[str], validate: bool = True, verify: bool = False, mmap: bool = True
 ) -> Graph:
@@ -290,7 +271,7 @@ def _open_bundle(bundle: Path, validate: bool, verify: bool, mmap: bool) -> tupl
     indptr, indices, weights = arrays["indptr"], arrays["indices"], arrays["weights"]
     if len(indices) != m:
         raise GraphError(f"{bundle}: array 'indices' has {len(indices)} entries, meta.json says {m} arcs; {_FIX}")
-    _check_csr(bundle, "", indptr, indices, weights, n)
+    check_csr_ends(bundle, "", indptr, indices, weights, n)
     verdict = None
     if validate:
         verdict = validate_bundle_arrays(bundle, meta_bytes, [str(s["file"]) for s in specs.values()],
@@ -303,7 +284,7 @@ def _open_bundle(bundle: Path, validate: bool, verify: bool, mmap: bool) -> tupl
         derived["p_data"] = arrays["p_data"]
     if {"in_indptr", "in_indices", "in_p_data"} <= set(arrays):
         t = (arrays["in_indptr"], arrays["in_indices"], arrays["in_p_data"])
-        _check_csr(bundle, "in_", *t, n)
+        check_csr_ends(bundle, "in_", *t, n)
         derived["transpose_csr"] = t
     labels = _load_labels(bundle, meta, arrays, n)
     # the arrays were checked above (more thoroughly than Graph's own checks)
