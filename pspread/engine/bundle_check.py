@@ -76,8 +76,7 @@ class Verdict:
 # -------------------------------------------------------------------- checks
 def check_arrays(bundle: Path, arrays: Mapping[str, np.ndarray], n: int, m: int) -> None:
     """Raise GraphError naming the first array that breaks the format; see the module docstring."""
-    for name, arr in arrays.items():
-        _check_header(bundle, name, arr, n, m)
+    check_headers(bundle, arrays, n, m)
     indptr, indices, weights = arrays["indptr"], arrays["indices"], arrays["weights"]
     _check_offsets(bundle, "indptr", indptr, m)
     has_derived = "out_weight" in arrays and "p_data" in arrays
@@ -91,6 +90,18 @@ def check_arrays(bundle: Path, arrays: Mapping[str, np.ndarray], n: int, m: int)
         _check_transpose(bundle, arrays, indices, fingerprint, n, m, has_derived)
     if "labels_offsets" in arrays and "labels_blob" in arrays:
         _check_labels(bundle, arrays["labels_blob"], arrays["labels_offsets"])
+
+
+def check_headers(bundle: Path, arrays: Mapping[str, np.ndarray], n: int, m: int) -> None:
+    """dtype, byte order and shape of every array, before any value is read.
+
+    Why first and always (it is O(1)): every later step reads values as the
+    format's types -- ``int(indptr[0])`` of a float16 infinity is an
+    OverflowError, of a NaN a ValueError, and ``len()`` of a 0-d array a
+    TypeError -- so a wrong dtype or shape must be refused before any of them.
+    """
+    for name, arr in arrays.items():
+        _check_header(bundle, name, arr, n, m)
 
 
 def _check_header(bundle: Path, name: str, arr: np.ndarray, n: int, m: int) -> None:
@@ -108,6 +119,26 @@ def _check_header(bundle: Path, name: str, arr: np.ndarray, n: int, m: int) -> N
     if arr.ndim != 1 or (name != "labels_blob" and arr.shape[0] != length):
         raise GraphError(f"{bundle}: array {name!r} has shape {list(arr.shape)}, expected [{length}] "
                          f"for {n} nodes and {m} arcs; {FIX}")
+
+
+def check_csr_ends(bundle: Path, prefix: str, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                   n: int) -> None:
+    """The cheap consistency checks (O(1)) every load makes: lengths and the ends of indptr.
+
+    The dtypes were checked before (``check_headers``); the integer check here
+    keeps ``int()`` safe for any caller all the same.
+    """
+    label = prefix or "out-edge"
+    if indptr.dtype.kind not in "iu":
+        raise GraphError(f"{bundle}: array '{prefix}indptr' has dtype {indptr.dtype.str}, not an integer type; {FIX}")
+    if indptr.ndim != 1 or indices.ndim != 1 or data.ndim != 1 or len(indptr) != n + 1:
+        raise GraphError(f"{bundle}: array '{prefix}indptr' has shape {list(indptr.shape)}, expected [{n + 1}] "
+                         f"(or its CSR arrays are not 1-D); {FIX}")
+    if int(indptr[0]) != 0 or int(indptr[-1]) != len(indices) or len(data) != len(indices):
+        raise GraphError(
+            f"{bundle}: {label} CSR arrays disagree (indptr runs {int(indptr[0])}..{int(indptr[-1])}, "
+            f"{len(indices)} indices, {len(data)} values); {FIX}"
+        )
 
 
 def _check_offsets(bundle: Path, name: str, ptr: np.ndarray, end: int, what: str = "the arc count") -> None:
@@ -262,5 +293,5 @@ def forget_verdicts() -> None:
     _MEMO.clear()
 
 
-__all__ = ["Verdict", "check_arrays", "validate_bundle_arrays", "cache_dir", "forget_verdicts", "CACHE_ENV",
-           "DTYPES"]
+__all__ = ["Verdict", "check_arrays", "check_headers", "check_csr_ends", "validate_bundle_arrays", "cache_dir",
+           "forget_verdicts", "CACHE_ENV", "DTYPES"]

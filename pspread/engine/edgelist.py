@@ -44,6 +44,7 @@ from pspread.engine.edgelist_text import (
     open_binary,
     read_failed,
     split_fields,
+    stray_bom,
     weight_problem,
 )
 from pspread.engine.graph import Graph, csr_from_arcs
@@ -249,13 +250,16 @@ def _finish_labels(path: Path, layout: Layout, cols: _Columns
         node = int(np.searchsorted(offsets, int(np.flatnonzero(blob == 10)[0]), side="right")) - 1
         raise GraphError(f"{path}, line {_line_of_node(cols, src, dst, node)}: a quoted field is not closed "
                          "(its label runs into the next line); close the quote or remove it")
+    text = blob.tobytes()
     try:
-        blob.tobytes().decode("utf-8")
+        text.decode("utf-8")
     except UnicodeDecodeError as exc:
         node = int(np.searchsorted(offsets, exc.start, side="right")) - 1
         label = blob[offsets[node]:offsets[node + 1]].tobytes()
         raise GraphError(f"{path}, line {_line_of_node(cols, src, dst, node)}: label {label[:40]!r} is not valid "
                          "UTF-8; save the file as UTF-8") from None
+    if (at := text.find(BOM)) >= 0:  # only the file's first bytes may be a BOM (removed before parsing)
+        stray_bom(path, _line_of_node(cols, src, dst, int(np.searchsorted(offsets, at, side="right")) - 1))
     return src, dst, ArrayLabels(blob, offsets)
 
 

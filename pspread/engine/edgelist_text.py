@@ -323,6 +323,37 @@ def diagnose(path: Path, layout: Layout, from_line: int = 1, labels: bool | None
         raw.close()
 
 
+def stray_bom(path: Path, line_no: int) -> None:
+    """Raise the GraphError for a U+FEFF inside a label on ``line_no``, naming its column.
+
+    Why refuse rather than strip: only the file's first bytes can be a
+    byte-order mark.  Anywhere else U+FEFF is an invisible character (a "zero
+    width no-break space"), usually left where two files were joined with
+    ``cat``; kept, it would make a label that looks like another but never
+    matches a query term, and stripping it would silently merge two labels.
+    """
+    line = b""
+    stream, raw = open_binary(path)
+    try:
+        seen = 0
+        for block in blocks_of_lines(stream, 8 << 20):  # the file's BOM and CRs removed, as when parsed
+            n = block.count(b"\n")
+            if seen + n >= line_no:
+                line = block.split(b"\n")[line_no - seen - 1]
+                break
+            seen += n
+    except READ_ERRORS as exc:
+        raise read_failed(path, exc) from None
+    finally:
+        stream.close()
+        raw.close()
+    at = line.find(BOM)
+    column = len(line[:max(at, 0)].decode("utf-8", "replace")) + 1
+    raise GraphError(f"{path}, line {line_no}, column {column}: a label holds U+FEFF (a byte-order mark that is "
+                     "not at the start of the file, invisible in most editors); remove it -- e.g. "
+                     "`sed -i 's/\\xEF\\xBB\\xBF//g' FILE` -- a BOM is only allowed as the file's first bytes")
+
+
 def line_problem(line: bytes, layout: Layout, labels: bool, auto: bool) -> str | None:
     """What is wrong with one edge line, or None."""
     fields = split_fields(line, layout.delim)
@@ -354,4 +385,4 @@ def line_problem(line: bytes, layout: Layout, labels: bool, auto: bool) -> str |
 
 
 __all__ = ["Layout", "CleanStream", "LineMap", "diagnose", "NeedLabels", "open_binary", "blocks_of_lines",
-           "split_fields", "weight_problem", "RawStream", "id_problem", "read_failed", "READ_ERRORS", "MAX_INT_ID", "FORMAT_HINT", "BOM"]
+           "split_fields", "stray_bom", "weight_problem", "RawStream", "id_problem", "read_failed", "READ_ERRORS", "MAX_INT_ID", "FORMAT_HINT", "BOM"]

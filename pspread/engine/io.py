@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from pspread.engine.bundle_check import Verdict, validate_bundle_arrays
+from pspread.engine.bundle_check import Verdict, check_csr_ends, check_headers, validate_bundle_arrays
 from pspread.engine.graph import Graph
 from pspread.engine.labels import ArrayLabels, Labels, PrefixLabels
 from pspread.engine.tempdirs import owned_tempdir
@@ -217,8 +217,11 @@ def _read_meta(bundle: Path) -> tuple[dict[str, Any], bytes]:
 
 def _open_array(bundle: Path, name: str, spec: Any, mmap: bool) -> np.ndarray:
     """mmap one array and check it against its meta entry (header only, no data read)."""
-    if not isinstance(spec, dict) or not {"file", "dtype", "shape"} <= set(spec):
-        raise GraphError(f"{bundle}: meta.json entry for array {name!r} is incomplete; {_FIX}")
+    if not isinstance(spec, dict) or not {"file", "dtype", "shape"} <= set(spec) \
+            or not isinstance(spec["file"], str) or not isinstance(spec["dtype"], str) \
+            or not isinstance(spec["shape"], list):
+        raise GraphError(f"{bundle}: meta.json entry for array {name!r} is incomplete or malformed "
+                         f"(it needs a file name, a dtype string and a shape list); {_FIX}")
     file = bundle / str(spec["file"])
     if Path(spec["file"]).name != spec["file"]:
         raise GraphError(f"{bundle}: array {name!r} points outside the bundle ({spec['file']!r}); {_FIX}")
@@ -236,18 +239,6 @@ def _open_array(bundle: Path, name: str, spec: Any, mmap: bool) -> np.ndarray:
     return arr
 
 
-def _check_csr(bundle: Path, prefix: str, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int) -> None:
-    """The cheap consistency checks (O(1)): lengths and the ends of indptr."""
-    label = prefix or "out-edge"
-    if indptr.ndim != 1 or len(indptr) != n + 1:
-        raise GraphError(f"{bundle}: array '{prefix}indptr' has {len(indptr)} entries, expected {n + 1}; {_FIX}")
-    if int(indptr[0]) != 0 or int(indptr[-1]) != len(indices) or len(data) != len(indices):
-        raise GraphError(
-            f"{bundle}: {label} CSR arrays disagree (indptr runs {int(indptr[0])}..{int(indptr[-1])}, "
-            f"{len(indices)} indices, {len(data)} values); {_FIX}"
-        )
-
-
 def load_bundle(
     path: str | os.PathLike[str], validate: bool = True, verify: bool = False, mmap: bool = True
 ) -> Graph:
@@ -256,7 +247,8 @@ def load_bundle(
     ``validate=True`` (the default) checks every array once per bundle version
     (``bundle_check``: dtypes, ranges, derived arrays, the transpose; the verdict
     is cached), so a corrupt bundle is a GraphError here, never a crash or a wrong
-    answer later.  ``validate=False`` keeps only the O(1) length checks: for
+    answer later.  ``validate=False`` keeps only the O(1) header checks (dtype,
+    byte order, shape: always first, before any value is read) and lengths: for
     callers that checked the bundle themselves.  ``verify=True`` also checks
     every checksum (reads every byte).
     """
@@ -275,10 +267,11 @@ def _open_bundle(bundle: Path, validate: bool, verify: bool, mmap: bool) -> tupl
     specs = meta["arrays"]
     arrays = {name: _open_array(bundle, name, spec, mmap) for name, spec in specs.items()}
     n, m = int(meta["num_nodes"]), int(meta["num_arcs"])
+    check_headers(bundle, arrays, n, m)  # dtype and shape before any value is read (O(1))
     indptr, indices, weights = arrays["indptr"], arrays["indices"], arrays["weights"]
     if len(indices) != m:
         raise GraphError(f"{bundle}: array 'indices' has {len(indices)} entries, meta.json says {m} arcs; {_FIX}")
-    _check_csr(bundle, "", indptr, indices, weights, n)
+    check_csr_ends(bundle, "", indptr, indices, weights, n)
     verdict = None
     if validate:
         verdict = validate_bundle_arrays(bundle, meta_bytes, [str(s["file"]) for s in specs.values()],
@@ -291,7 +284,7 @@ def _open_bundle(bundle: Path, validate: bool, verify: bool, mmap: bool) -> tupl
         derived["p_data"] = arrays["p_data"]
     if {"in_indptr", "in_indices", "in_p_data"} <= set(arrays):
         t = (arrays["in_indptr"], arrays["in_indices"], arrays["in_p_data"])
-        _check_csr(bundle, "in_", *t, n)
+        check_csr_ends(bundle, "in_", *t, n)
         derived["transpose_csr"] = t
     labels = _load_labels(bundle, meta, arrays, n)
     # the arrays were checked above (more thoroughly than Graph's own checks)

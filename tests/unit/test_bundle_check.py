@@ -201,6 +201,60 @@ def test_corrupt_reverse_arcs_are_an_error_not_a_crash_in_query(bundle):
     assert "in_indptr" in out.stderr and "Traceback" not in out.stderr
 
 
+def as_float(dtype: str, pos: int, value: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Set one entry (in float64), then store the array as ``dtype`` (float16 turns 2**31-1 into inf)."""
+    def fn(a: np.ndarray) -> np.ndarray:
+        b = a.astype(np.float64)
+        b[pos] = value
+        with np.errstate(all="ignore"):
+            return b.astype(dtype)
+    return fn
+
+
+# A float offset or id array is refused by its dtype before any value is converted to an integer:
+# the fuzz found indptr[0] = 2**31-1 stored as <f2 (inf), whose int() was an OverflowError.
+FLOAT_IDS = [(name, dtype, pos, value)
+             for name in ("indptr", "in_indptr", "indices", "in_indices")
+             for dtype in ("<f2", "<f4", "<f8", ">f4")
+             for pos, value in ((0, 2**31 - 1), (-1, 2**31 - 1), (0, np.nan), (-1, np.inf), (0, -np.inf), (0, 1e300))]
+
+
+@pytest.mark.parametrize("name, dtype, pos, value", FLOAT_IDS)
+def test_float_offsets_and_ids_are_refused_by_dtype(tmp_path, name, dtype, pos, value):
+    path = save_graph(SMALL, tmp_path / "b")
+    mutate(name, as_float(dtype, pos, value))(path)
+    want = f"has dtype {dtype}"  # >f4 too: a float is wrong in either byte order
+    for validate in (True, False):  # the dtype check is O(1) and never skipped
+        with pytest.raises(GraphError) as err:
+            load_graph(path, validate=validate)
+        assert f"array {name!r} {want}" in str(err.value) and FIX in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("name, shape", [("indices", ()), ("indptr", ()), ("weights", ()), ("in_indptr", ()),
+                                         ("indptr", (3, 3)), ("in_indices", (9, 1))])
+def test_arrays_of_the_wrong_shape_are_refused_before_their_length_is_read(tmp_path, name, shape):
+    path = save_graph(SMALL, tmp_path / "b")
+    mutate(name, lambda a: (np.resize(a, shape) if shape else a[:1].reshape(())).copy())(path)
+    for validate in (True, False):
+        with pytest.raises(GraphError, match=rf"array {name!r} has shape \[{', '.join(map(str, shape))}\]"):
+            load_graph(path, validate=validate)
+
+
+@pytest.mark.parametrize("field, value", [("shape", 9), ("shape", None), ("dtype", 4), ("file", 3), ("file", None)])
+def test_malformed_meta_entries_are_graph_errors(bundle, field, value):
+    meta = json.loads((bundle / "meta.json").read_text())
+    meta["arrays"]["indices"][field] = value
+    (bundle / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(GraphError, match="meta.json entry for array 'indices' is incomplete or malformed"):
+        load_graph(bundle)
+
+
+def test_float_label_offsets_are_refused_by_dtype(labelled):
+    mutate("labels_offsets", as_float("<f2", -1, 2**31 - 1))(labelled)
+    with pytest.raises(GraphError, match="'labels_offsets' has dtype <f2"):
+        load_graph(labelled)
+
+
 # ------------------------------------------------------------------- fuzzing
 SMALL = pspread.Graph.from_edges([0, 0, 1, 2, 3, 3, 4, 5, 6], [1, 2, 3, 3, 4, 0, 5, 6, 2],
                                  [1.0, 2.0, 0.5, 1.0, 3.0, 1.0, 0.25, 1.0, 2.0], num_nodes=8)

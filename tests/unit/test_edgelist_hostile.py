@@ -115,6 +115,41 @@ def test_bom_in_a_gzip_file(tmp_path):
     assert g.labels.to_list() == ["dog", "cat"]
 
 
+# A U+FEFF anywhere but the file's first bytes is not a BOM: a label holding one is refused (line, column)
+STRAY_BOM = [
+    ("fuzz_found.tsv", b"a\t\xef\xbb\xbf,", 1, 3),  # the example the fuzz found: a label that is only U+FEFF
+    ("inside.tsv", b"a\tb\nc\td\xef\xbb\xbfe\n", 2, 4),
+    ("line_start.tsv", BOM.encode() + b"a\tb\n" + BOM.encode() + b"c\td\n", 2, 1),  # two files joined with cat
+    ("twice.csv", (BOM + BOM + "a,b\n").encode(), 1, 1),  # the first is the BOM, the second is not
+    ("after_utf8.tsv", "\u00e9\u00e9\tb\ufeff\n".encode(), 1, 5),  # the column counts characters, not bytes
+    ("quoted.txt", b'x y\n"ice \xef\xbb\xbf cream" cone\n', 2, 6),
+    ("int_ids.tsv", b"0\t1\n1\t\xef\xbb\xbf2\n", 2, 3),  # an integer file read again as labels
+    ("crlf.csv", b"a,b\r\nc,\xef\xbb\xbfd\r\n", 2, 3),
+    ("late.tsv", b"".join(b"w%d\tw%d\n" % (i, i + 1) for i in range(300)) + b"# note\nx\ty\xef\xbb\xbf\n", 302, 4),
+    ("gz.tsv.gz", gzip.compress(BOM.encode() + b"a\tb\nb\t" + BOM.encode() + b"c\n"), 2, 3),
+]
+
+
+@pytest.mark.parametrize("name, content, line, column", STRAY_BOM, ids=[c[0] for c in STRAY_BOM])
+def test_stray_bom_in_a_label_is_refused_with_line_and_column(tmp_path, name, content, line, column):
+    path = _write(tmp_path, name, content)
+    for directed in (True, False):
+        with pytest.raises(GraphError) as err:
+            read_edge_list(path, directed=directed)
+        msg = str(err.value)
+        assert msg.startswith(f"{path}, line {line}, column {column}: a label holds U+FEFF"), msg
+        assert "\n" not in msg and "remove it" in msg
+
+
+def test_stray_bom_elsewhere_is_not_a_label(tmp_path):
+    g = read_edge_list(_write(tmp_path, "c.tsv", b"a\tb\n# a note \xef\xbb\xbf\nc\td\n"))
+    assert g.labels.to_list() == ["a", "b", "c", "d"]  # a comment's U+FEFF goes with the comment
+    with pytest.raises(GraphError, match=r"line 2: weight '\\ufeff2' is not a number"):
+        read_edge_list(_write(tmp_path, "w.tsv", b"a\tb\t1\nc\td\t\xef\xbb\xbf2\n"))
+    fixed = _write(tmp_path, "f.tsv", b"a\t\xef\xbb\xbf,".replace(BOM.encode(), b""))  # the fix the message gives
+    assert read_edge_list(fixed).labels.to_list() == ["a", ","]
+
+
 def test_quoted_fields_keep_their_delimiters(tmp_path):
     text = 'source,target,weight\n"Smith, John","Doe, Jane",2\n"say ""hi""",plain,1\n'
     g = read_edge_list(_write(tmp_path, "q.csv", text))
