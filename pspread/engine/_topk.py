@@ -21,7 +21,9 @@ def _worse(av: float, an: int, bv: float, bn: int) -> bool:  # pragma: no cover 
 
 
 @njit(cache=True)
-def top_k_positions(nodes: NDArray[np.int64], values: NDArray[np.floating[Any]], k: int) -> NDArray[np.int64]:  # pragma: no cover - compiled
+def top_k_positions(  # pragma: no cover - compiled
+    nodes: NDArray[np.int64], values: NDArray[np.floating[Any]], k: int,
+) -> NDArray[np.int64]:
     """Positions of the k best (value desc, node asc) positive entries, best first."""
     m = values.shape[0]
     heap = np.empty(min(k, m), dtype=np.int64)  # positions; root = worst kept

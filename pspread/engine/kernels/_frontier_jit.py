@@ -38,7 +38,9 @@ _PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info >= (15,) else "llvm.pr
 
 
 @intrinsic
-def _prefetch(typingctx: Any, arr: types.Array, idx: types.Integer) -> tuple[Signature, Callable[..., Any]]:  # pragma: no cover
+def _prefetch(  # pragma: no cover - compiled
+    typingctx: Any, arr: types.Array, idx: types.Integer,
+) -> tuple[Signature, Callable[..., Any]]:
     """Ask the CPU to start loading ``arr[idx]`` into cache (no fault, no result).
 
     The loop's cost is memory latency: each firing node's row sits somewhere in
