@@ -9,8 +9,15 @@ messages are written in ``bundle_check``; here only codes and positions.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
+
+#: node ids and arc offsets (int32 or int64), and float arrays (float32 or float64)
+Ids = NDArray[np.integer[Any]]
+Floats = NDArray[np.floating[Any]]
 
 OK = 0
 
@@ -37,7 +44,7 @@ REL_TOL = 1e-6
 
 
 @njit(cache=True, nogil=True)
-def check_indptr(indptr, m):  # pragma: no cover - compiled
+def check_indptr(indptr: Ids, m: int) -> tuple[int, int]:  # pragma: no cover - compiled
     """(code, k): offsets start at 0, never decrease, end at ``m``."""
     n = indptr.shape[0] - 1
     if indptr[0] != 0:
@@ -57,7 +64,7 @@ _M2 = np.uint64(0x94D049BB133111EB)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _mix(x):  # pragma: no cover - compiled
+def _mix(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     """splitmix64's finaliser: a bijective, thoroughly nonlinear 64-bit mix."""
     x ^= x >> np.uint64(30)
     x *= _M1
@@ -68,7 +75,7 @@ def _mix(x):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def arc_hash(i, j, pbits):  # pragma: no cover - compiled
+def arc_hash(i: int, j: int, pbits: int) -> np.uint64:  # pragma: no cover - compiled
     """Hash of one arc i -> j with the bits of its float32 P_ij.
 
     ``i << 32 | j`` is exact for ids below 2**32; the P bits are spread by a
@@ -78,7 +85,10 @@ def arc_hash(i, j, pbits):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def check_out(indptr, indices, weights, out_weight, p_data, p_bits, n, with_derived):  # pragma: no cover
+def check_out(  # pragma: no cover - compiled
+    indptr: Ids, indices: Ids, weights: Floats, out_weight: Floats, p_data: Floats, p_bits: NDArray[np.uint32],
+    n: int, with_derived: bool,
+) -> tuple[int, int, np.uint64]:
     """(code, position, fingerprint) of the out-arc CSR and its derived arrays.
 
     ``indptr`` has been checked already.  Position is an arc for arc-level codes
@@ -118,7 +128,9 @@ def check_out(indptr, indices, weights, out_weight, p_data, p_bits, n, with_deri
 
 
 @njit(cache=True, nogil=True)
-def check_in(in_indptr, in_indices, in_p, in_p_bits):  # pragma: no cover - compiled
+def check_in(
+    in_indptr: Ids, in_indices: Ids, in_p: Floats, in_p_bits: NDArray[np.uint32],
+) -> tuple[int, int, np.uint64]:  # pragma: no cover - compiled
     """(code, position, fingerprint) of the in-arc CSR: ids in range, P in [0, 1], and
     the sum of its arcs' hashes, which equals the out-arcs' sum exactly when both
     hold the same arcs with the same P_ij (a multiset hash: sequential on both

@@ -8,17 +8,22 @@ node id, so answers are deterministic whatever order the kernel listed nodes in.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 
 @njit(cache=True, inline="always")
-def _worse(av, an, bv, bn):  # pragma: no cover - compiled
+def _worse(av: float, an: int, bv: float, bn: int) -> bool:  # pragma: no cover - compiled
     return av < bv or (av == bv and an > bn)
 
 
 @njit(cache=True)
-def top_k_positions(nodes, values, k):  # pragma: no cover - compiled
+def top_k_positions(  # pragma: no cover - compiled
+    nodes: NDArray[np.int64], values: NDArray[np.floating[Any]], k: int,
+) -> NDArray[np.int64]:
     """Positions of the k best (value desc, node asc) positive entries, best first."""
     m = values.shape[0]
     heap = np.empty(min(k, m), dtype=np.int64)  # positions; root = worst kept
@@ -55,7 +60,7 @@ def top_k_positions(nodes, values, k):  # pragma: no cover - compiled
                 else:
                     break
             heap[j] = i
-    out = heap[:size].copy()
+    out: NDArray[np.int64] = heap[:size].copy()
     # best first: sort the k kept entries (k is small)
     for a in range(1, size):
         x = out[a]

@@ -177,7 +177,7 @@ def _out_message(bundle: Path, code: int, pos: int, indptr: np.ndarray, indices:
     return f"{bundle}: {why}; {FIX}"
 
 
-def _check_transpose(bundle: Path, arrays: Mapping[str, np.ndarray], indices: np.ndarray, fingerprint: int,
+def _check_transpose(bundle: Path, arrays: Mapping[str, np.ndarray], indices: np.ndarray, fingerprint: int | np.uint64,
                      n: int, m: int, has_derived: bool) -> None:
     in_indptr, in_indices, in_p = arrays["in_indptr"], arrays["in_indices"], arrays["in_p_data"]
     _check_offsets(bundle, "in_indptr", in_indptr, m)
@@ -269,7 +269,7 @@ def store_verdict(key: str, bundle: Path, seconds: float) -> None:
         os.replace(tmp, folder / f"{key}.json")
     except OSError:
         try:
-            os.unlink(tmp)  # type: ignore[possibly-undefined]
+            os.unlink(tmp)
         except (OSError, NameError):
             pass
 

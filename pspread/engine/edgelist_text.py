@@ -105,7 +105,7 @@ def collapse_blanks(block: bytes) -> bytes:
     token = ~blank & (buf != 10)
     prev_token = np.concatenate([[False], token[:-1]])
     keep = ~blank | prev_token  # the first blank after a token stands for the run
-    out = buf[keep].copy()
+    out: np.ndarray = buf[keep].copy()
     out[blank[keep]] = 9
     dangling = np.flatnonzero((out[:-1] == 9) & (out[1:] == 10))  # a tab left before a line end
     if len(dangling):
@@ -377,10 +377,10 @@ def line_problem(line: bytes, layout: Layout, labels: bool, auto: bool) -> str |
     if layout.ncols == 3:
         text = fields[2].decode("utf-8", "replace")
         try:
-            value = float(fields[2])
+            weight = float(fields[2])
         except ValueError:
             return f"weight {text[:40]!r} is not a number; {_WEIGHT_FIX}"
-        return weight_problem(value, text)
+        return weight_problem(weight, text)
     return None
 
 

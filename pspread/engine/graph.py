@@ -190,7 +190,8 @@ class Graph:
     @cached_property
     def p_data(self) -> np.ndarray:
         """Transition weights P_ij = w_ij / d_i, aligned with ``indices`` (float32)."""
-        return (self.weights / self.out_weight[self.arc_rows()]).astype(np.float32)
+        p: np.ndarray = (self.weights / self.out_weight[self.arc_rows()]).astype(np.float32)
+        return p
 
     @cached_property
     def transpose_csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -62,7 +62,7 @@ def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     else:
         raise TypeError(f"expected a binary array, got {arr.type}")
     bufs = arr.buffers()
-    off = np.frombuffer(bufs[1], dtype=off_dtype)[arr.offset:arr.offset + len(arr) + 1]
+    off: np.ndarray = np.frombuffer(bufs[1], dtype=off_dtype)[arr.offset:arr.offset + len(arr) + 1]
     lo, hi = (int(off[0]), int(off[-1])) if len(off) else (0, 0)
     data = np.zeros(hi - lo + 8, dtype=np.uint8)  # 8 spare bytes: any 8-byte read stays in bounds
     if bufs[2] is not None and hi > lo:
@@ -72,7 +72,8 @@ def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _words(data: np.ndarray) -> np.ndarray:
     """Every (unaligned) little-endian 8-byte word of ``data``: ``_words(d)[i]`` reads bytes i..i+7."""
-    return np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    words: np.ndarray = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    return words
 
 
 def _keys(arr: pa.Array) -> tuple[np.ndarray, bool]:
@@ -157,7 +158,7 @@ class LabelInterner:
 
     def starts_with(self, prefix: bytes) -> bool:
         """True if some name added so far starts with ``prefix`` (a single byte)."""
-        return self._first_bytes[prefix[0]]
+        return bool(self._first_bytes[prefix[0]])
 
     def add(self, src: pa.Array | pa.ChunkedArray, dst: pa.Array | pa.ChunkedArray) -> None:
         """Queue one batch of edges: ``src[i] -> dst[i]``."""

@@ -55,7 +55,7 @@ def _crc32(arr: np.ndarray) -> str:
     flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
     crc = 0
     for start in range(0, len(flat), _CRC_BLOCK):
-        crc = zlib.crc32(flat[start:start + _CRC_BLOCK], crc)
+        crc = zlib.crc32(flat[start:start + _CRC_BLOCK].data, crc)
     return f"crc32:{crc:08x}"
 
 
@@ -226,7 +226,7 @@ def _open_array(bundle: Path, name: str, spec: Any, mmap: bool) -> np.ndarray:
     if Path(spec["file"]).name != spec["file"]:
         raise GraphError(f"{bundle}: array {name!r} points outside the bundle ({spec['file']!r}); {_FIX}")
     try:
-        arr = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+        arr: np.ndarray = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
     except FileNotFoundError:
         raise GraphError(f"{bundle}: array {name!r} is missing ({file.name}); {_FIX}") from None
     except (ValueError, OSError, EOFError) as exc:
@@ -257,7 +257,9 @@ def load_bundle(
 
 def check_bundle(path: str | os.PathLike[str]) -> Verdict:
     """The validation verdict of a bundle, exactly as ``load_bundle`` reaches it (GraphError if it fails)."""
-    return _open_bundle(Path(path), True, False, True)[1]
+    verdict = _open_bundle(Path(path), True, False, True)[1]
+    assert verdict is not None  # validation always reaches a verdict
+    return verdict
 
 
 def _open_bundle(bundle: Path, validate: bool, verify: bool, mmap: bool) -> tuple[Graph, Verdict | None]:

@@ -187,7 +187,7 @@ def _node_id(value: object, n: int) -> int:
             value = int(value)
         else:
             raise QueryError(f"seed {value!r} is not an integer node id")
-    node = int(value)  # type: ignore[arg-type]
+    node = int(value)
     if not 0 <= node < n:
         raise QueryError(f"seed node {node} is out of range: the graph has nodes 0..{n - 1}")
     return node

@@ -38,6 +38,7 @@ def register_kernel(name: str, factory: KernelFactory) -> None:
 def make_kernel(name: str, graph: Graph, model: SpreadModel, threads: int = 1) -> Kernel:
     """The kernel called ``name`` for this graph and model."""
     key = name.strip().lower()
+    cls: type[Kernel]
     if key == "reference":
         from pspread.engine.kernels.reference import ReferenceKernel as cls
     elif key == "dense":

@@ -15,12 +15,22 @@ instead of compiling again.
 
 from __future__ import annotations
 
+from typing import Any, Callable, cast
+
 import numpy as np
 from llvmlite import binding as _llvm
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
+from numpy.typing import NDArray
+
+#: node ids and arc offsets (int32 or int64), and float arrays (float32 or float64)
+Ids = NDArray[np.integer[Any]]
+Floats = NDArray[np.floating[Any]]
+Flags = NDArray[np.uint8]
+Mask = NDArray[np.bool_]
 
 #: how many firing nodes ahead the loop asks for their out-arc rows
 PREFETCH_AHEAD = 4
@@ -28,7 +38,9 @@ _PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info >= (15,) else "llvm.pr
 
 
 @intrinsic
-def prefetch(typingctx, arr, idx):  # pragma: no cover - compiled
+def _prefetch(  # pragma: no cover - compiled
+    typingctx: Any, arr: types.Array, idx: types.Integer,
+) -> tuple[Signature, Callable[..., Any]]:
     """Ask the CPU to start loading ``arr[idx]`` into cache (no fault, no result).
 
     The loop's cost is memory latency: each firing node's row sits somewhere in
@@ -39,19 +51,28 @@ def prefetch(typingctx, arr, idx):  # pragma: no cover - compiled
     """
     sig = types.void(arr, idx)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Signature, args: Any) -> Any:
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False,
+        ptr = _get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False,
                                        boundscheck=False)
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+        fn = _get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
                                             _PREFETCH)
         # read, keep in all cache levels, data cache
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# cgutils has no annotations: name what these two return (an llvmlite pointer value and function)
+_get_item_pointer = cast(Callable[..., Any], cgutils.get_item_pointer)
+_get_or_insert_function = cast(Callable[..., Any], cgutils.get_or_insert_function)
+
+#: ``prefetch(arr, idx)`` as compiled code calls it; the intrinsic object's own signature
+#: starts with the typing context, and it cannot be called from Python at all
+prefetch = cast(Callable[[NDArray[Any], int], None], _prefetch)
 
 #: return codes of ``spread_one``
 DONE = 0
@@ -65,11 +86,12 @@ CAND = 4  # may fire next step
 
 @njit(cache=True, nogil=True)
 def spread_one(
-    indptr, indices, p, share, sink,  # graph: CSR, P_ij, 1 - r_i, sink mask
-    seed_nodes, seed_vals, s_share,  # seeds, their activations, s / sum(s)
-    theta, stay, beta, lam, sigma, tol, max_steps, restart_sinks, switch_arcs,
-    act, seen, active, old, scratch,  # the pool: preallocated, zero/False on entry
-):  # pragma: no cover - compiled
+    indptr: Ids, indices: Ids, p: Floats, share: Floats, sink: Mask,  # graph: CSR, P_ij, 1 - r_i, sink mask
+    seed_nodes: Ids, seed_vals: Floats, s_share: Floats,  # seeds, their activations, s / sum(s)
+    theta: float, stay: float, beta: float, lam: float, sigma: float, tol: float, max_steps: int,
+    restart_sinks: bool, switch_arcs: int,
+    act: Floats, seen: Flags, active: Ids, old: Floats, scratch: Floats,  # the pool: zero on entry
+) -> tuple[int, int, int, bool, int]:  # pragma: no cover - compiled
     """Run one query; returns (code, n_active, steps, converged, arcs)."""
     n_seeds = seed_nodes.shape[0]
     n_active = 0
@@ -160,11 +182,12 @@ def spread_one(
 
 @njit(cache=True, nogil=True)
 def spread_lazy(
-    indptr, indices, p, share, sink,
-    seed_nodes, seed_vals, s_share,
-    theta, stay, beta, tol, max_steps, restart_sinks, switch_arcs,
-    act, flags, active, cand, slist, sold, fire, fval, out_nodes, out_vals,
-):  # pragma: no cover - compiled
+    indptr: Ids, indices: Ids, p: Floats, share: Floats, sink: Mask,
+    seed_nodes: Ids, seed_vals: Floats, s_share: Floats,
+    theta: float, stay: float, beta: float, tol: float, max_steps: int, restart_sinks: bool, switch_arcs: int,
+    act: Floats, flags: Flags, active: Ids, cand: Ids, slist: Ids, sold: Floats, fire: Ids, fval: Floats,
+    out_nodes: Ids, out_vals: Floats,
+) -> tuple[int, int, int, bool, int, int]:  # pragma: no cover - compiled
     """Run one query without suppression or inhibition.
 
     Returns (code, n, steps, converged, arcs, touched).  DONE: the answer is
@@ -339,7 +362,9 @@ def spread_lazy(
 
 
 @njit(cache=True, nogil=True)
-def collect_and_reset(act, seen, active, n_active, out_nodes, out_vals, scale):  # pragma: no cover - compiled
+def collect_and_reset(  # pragma: no cover - compiled
+    act: Floats, seen: Flags, active: Ids, n_active: int, out_nodes: Ids, out_vals: Floats, scale: float,
+) -> int:
     """Copy the positive activations (stored value x ``scale``) out and zero the pool; returns how many."""
     m = 0
     for k in range(n_active):

@@ -20,8 +20,18 @@ Buffers are preallocated and reset sparsely (only the nodes a query touched).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
+
+#: node ids and arc offsets (int32 or int64), float arrays (float32 or float64), the ``flags`` bytes
+Ids = NDArray[np.integer[Any]]
+Floats = NDArray[np.floating[Any]]
+Flags = NDArray[np.uint8]
+#: ``res``: row j is (residual, push unit D_j)
+Residual = NDArray[np.float64]
 
 INQ = 1  # in the push queue
 SEEN = 2  # in the touched list
@@ -30,7 +40,9 @@ TOP = 8  # in the current top-k (during ``certify`` only)
 
 
 @njit(cache=True, nogil=True)
-def push_start(seed_nodes, seed_vals, exclude, res, flags, touched):  # pragma: no cover - compiled
+def push_start(  # pragma: no cover - compiled
+    seed_nodes: Ids, seed_vals: Floats, exclude: bool, res: Residual, flags: Flags, touched: Ids,
+) -> int:
     """Load the seeds as the initial residual; returns the number of touched nodes."""
     n = 0
     for k in range(seed_nodes.shape[0]):
@@ -47,9 +59,10 @@ def push_start(seed_nodes, seed_vals, exclude, res, flags, touched):  # pragma: 
 
 @njit(cache=True, nogil=True)
 def push_round(
-    indptr, indices, p, sink, seed_nodes, s_share, alpha, restart_sinks, eps,
-    est, res, flags, touched, n_touched, queue, budget,
-):  # pragma: no cover - compiled
+    indptr: Ids, indices: Ids, p: Floats, sink: NDArray[np.bool_], seed_nodes: Ids, s_share: Floats, alpha: float,
+    restart_sinks: bool, eps: float, est: NDArray[np.float64], res: Residual, flags: Flags, touched: Ids,
+    n_touched: int, queue: Ids, budget: int,
+) -> tuple[int, int, bool]:  # pragma: no cover - compiled
     """Push every node whose residual is >= eps x D until none is.
 
     Continues from the state earlier rounds left (a smaller ``eps`` refines
@@ -129,7 +142,7 @@ def push_round(
 
 
 @njit(cache=True, nogil=True)
-def residuals(res, touched, n_touched):  # pragma: no cover - compiled
+def residuals(res: Residual, touched: Ids, n_touched: int) -> tuple[float, float]:  # pragma: no cover - compiled
     """(Σ res, max res_j / D_j) over the touched nodes."""
     total = 0.0
     rho = 0.0
@@ -143,7 +156,10 @@ def residuals(res, touched, n_touched):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _top_heap(est, flags, touched, n_touched, k, inv_div, use_div, heap, hval):  # pragma: no cover - compiled
+def _top_heap(  # pragma: no cover - compiled
+    est: NDArray[np.float64], flags: Flags, touched: Ids, n_touched: int, k: int, inv_div: Floats, use_div: bool,
+    heap: NDArray[np.int64], hval: NDArray[np.float64],
+) -> int:
     """Fill the min-heap (heap, hval) with the k best positive scores; returns how many."""
     size = 0
     for t in range(n_touched):
@@ -186,7 +202,10 @@ def _top_heap(est, flags, touched, n_touched, k, inv_div, use_div, heap, hval): 
 
 
 @njit(cache=True, nogil=True)
-def certify(est, res, flags, touched, n_touched, k, inv_div, use_div, per_node, total, rho):  # pragma: no cover
+def certify(  # pragma: no cover - compiled
+    est: NDArray[np.float64], res: Residual, flags: Flags, touched: Ids, n_touched: int, k: int, inv_div: Floats,
+    use_div: bool, per_node: bool, total: float, rho: float,
+) -> tuple[float, float, int]:
     """Lower score bound of the current top-k and upper bound of every other touched node.
 
     Score = est_i (x inv_div_i with a degree penalty).  A node's estimate is at
@@ -219,16 +238,22 @@ def certify(est, res, flags, touched, n_touched, k, inv_div, use_div, per_node, 
 
 
 @njit(cache=True, nogil=True)
-def top_set(est, flags, touched, n_touched, k, inv_div, use_div):  # pragma: no cover - compiled
+def top_set(  # pragma: no cover - compiled
+    est: NDArray[np.float64], flags: Flags, touched: Ids, n_touched: int, k: int, inv_div: Floats, use_div: bool,
+) -> NDArray[np.int64]:
     """The nodes of the current top-k by score (unordered; fewer when fewer have a score)."""
     heap = np.empty(k, dtype=np.int64)
     hval = np.empty(k, dtype=np.float64)
     size = _top_heap(est, flags, touched, n_touched, k, inv_div, use_div, heap, hval)
-    return heap[:size].copy()
+    top: NDArray[np.int64] = heap[:size].copy()
+    return top
 
 
 @njit(cache=True, nogil=True)
-def collect_and_reset(est, res, flags, touched, n_touched, scale, out_nodes, out_vals):  # pragma: no cover
+def collect_and_reset(  # pragma: no cover - compiled
+    est: NDArray[np.float64], res: Residual, flags: Flags, touched: Ids, n_touched: int, scale: float,
+    out_nodes: NDArray[np.int64], out_vals: Floats,
+) -> int:
     """Copy the positive estimates (x ``scale``) out and zero the pool; returns how many."""
     m = 0
     for k in range(n_touched):
@@ -245,7 +270,9 @@ def collect_and_reset(est, res, flags, touched, n_touched, scale, out_nodes, out
 
 
 @njit(cache=True, nogil=True)
-def state_and_reset(est, res, flags, touched, n_touched, scale, out):  # pragma: no cover - compiled
+def state_and_reset(  # pragma: no cover - compiled
+    est: NDArray[np.float64], res: Residual, flags: Flags, touched: Ids, n_touched: int, scale: float, out: Floats,
+) -> None:
     """Write (est + res) x ``scale`` into the zeroed full vector ``out`` and zero the pool.
 
     The warm start a step kernel continues from when push hands a query over:

@@ -14,7 +14,7 @@ A batch runs its queries one after another through the same buffers.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class FrontierKernel(Kernel):
                               (1.0 - node_retention(graph, model)).astype(np.float32), graph.sink_mask)
         m = model
         if m.suppress == 0 and m.inhibition == 0:
-            self._params: tuple = (float(m.threshold), 1.0 - float(m.decay), float(m.restart),
+            self._params: tuple[float | int | bool, ...] = (float(m.threshold), 1.0 - float(m.decay), float(m.restart),
                                    float(m.tolerance), int(m.max_steps), m.sinks == "restart")
         else:
             self._params = (float(m.threshold), 1.0 - float(m.decay), float(m.restart), float(m.inhibition),
@@ -52,7 +52,7 @@ class FrontierKernel(Kernel):
         ids = graph.indices.dtype  # node lists in int32 while ids fit: half the memory
         self._active = np.zeros(n, dtype=ids)
         if self._lazy:
-            self._work = (np.zeros(n, ids), np.zeros(n, ids), np.zeros(n, np.float64),
+            self._work: tuple[np.ndarray, ...] = (np.zeros(n, ids), np.zeros(n, ids), np.zeros(n, np.float64),
                           np.zeros(n, ids), np.zeros(n, np.float64))
         else:
             self._work = (np.zeros(n, np.float64), np.zeros(n if m.inhibition > 0 else 1, np.float64))
@@ -82,10 +82,12 @@ class FrontierKernel(Kernel):
         """Spread one query; None when it grew past ``switch_arcs`` (state left in the pool)."""
         vals = seeds.values.astype(np.float32)
         share = (vals / vals.sum(dtype=np.float64)).astype(np.float32)
-        common = (*self._graph_arrays, seeds.nodes.astype(np.int64), vals, share, *self._params, self.switch_arcs,
-                  self._act, self._seen, self._active, *self._work)
+        # the two loops share this prefix and differ after it, so it is typed loosely; numba checks each call
+        common: tuple[Any, ...] = (*self._graph_arrays, seeds.nodes.astype(np.int64), vals, share, *self._params,
+                                   self.switch_arcs, self._act, self._seen, self._active, *self._work)
         if self._lazy:
-            code, n, steps, converged, arcs, touched = jit.spread_lazy(*common, self._out_nodes, self._out_vals)
+            lazy = (*common, self._out_nodes, self._out_vals)  # one splat: mypy reads no arguments after one
+            code, n, steps, converged, arcs, touched = jit.spread_lazy(*lazy)
         else:
             code, n, steps, converged, arcs = jit.spread_one(*common)
             touched = n
