@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -42,17 +43,22 @@ def browser():
     from selenium.webdriver.chrome.service import Service
 
     binary, driver_path = _browser_paths()
+    # Chromium's profile and its singleton socket folder go in a folder of ours, removed afterwards
+    # (left to itself it leaves an org.chromium.Chromium.* folder in /tmp per start)
+    scratch = tempfile.TemporaryDirectory(prefix="pspread-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost"):
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", f"--user-data-dir={scratch.name}/profile"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    service = Service(driver_path, env={**os.environ, "TMPDIR": scratch.name})
+    driver = webdriver.Chrome(service=service, options=options)
     try:
         yield driver
     finally:
         driver.quit()
+        scratch.cleanup()
 
 
 def _open(driver, path: Path) -> dict:
