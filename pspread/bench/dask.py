@@ -1,6 +1,6 @@
 """The Dask executor against the process executor at saturation, on the same queries in one run.
 
-    python -m pspread.bench.dask --graph /work/graphs/ba1m --queries 4000 --rounds 3
+    python -m pspread.bench.dask --graph ba1m --queries 4000 --rounds 3
 
 Both executors run with their default settings and the same workers, model
 and query set (``--seeds`` random seed ids per query).  Each round sends the
