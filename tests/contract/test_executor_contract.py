@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import importlib.util
+import math
 import threading
 from typing import Any, Callable
 
@@ -100,7 +101,8 @@ def test_results_match_the_spreader(executor: Executor, spreader: Spreader) -> N
         assert res.top == expect.top
         assert res.steps == expect.steps and res.touched_nodes == expect.touched_nodes
         assert res.query_id == q.query_id and res.kind == q.kind
-        assert res.compute_s > 0 and res.completed_at >= res.submitted_at
+        # the worker's own time lies within the query's time in the executor (no clock-resolution bet on > 0)
+        assert 0 <= res.compute_s <= res.completed_at - res.submitted_at
 
 
 def test_map_keeps_order(executor: Executor) -> None:
@@ -153,8 +155,11 @@ def test_stats_add_up(executor: Executor) -> None:
     assert st.in_flight == 0 and st.queued == 0
     assert st.submitted == sum(st.outcomes.values())
     assert st.outcomes.get("ok", 0) >= 20
-    assert all(w.rss_bytes > 0 and w.busy_s > 0 and w.kernel_cpu_s > 0 for w in st.workers)
-    assert st.parent_cpu_s > 0
+    assert all(w.rss_bytes > 0 and w.queries > 0 for w in st.workers)
+    # CPU and busy time are recorded per worker (finite, never negative); how much is the benchmarks' to say
+    assert all(math.isfinite(w.busy_s) and math.isfinite(w.kernel_cpu_s) and min(w.busy_s, w.kernel_cpu_s) >= 0
+               for w in st.workers)
+    assert math.isfinite(st.parent_cpu_s) and st.parent_cpu_s >= 0
     assert len(executor.pids()) == executor.num_workers
 
 
