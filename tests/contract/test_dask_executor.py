@@ -33,6 +33,7 @@ from test_executor_contract import (  # noqa: E402 - the shared contract, run on
     test_stats_add_up,
     test_unknown_text_terms_are_reported,
 )
+from timing import wait_until
 
 import pspread  # noqa: E402
 from pspread import Outcome, Query  # noqa: E402
@@ -59,15 +60,6 @@ def _ours(pids: set[int]) -> list[psutil.Process]:
         except psutil.Error:
             pass
     return out
-
-
-def _wait_until(cond, timeout: float, step: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 @pytest.fixture(scope="module")
@@ -194,19 +186,19 @@ def test_a_killed_worker_loses_no_query_and_is_replaced(bundle: tuple[str, objec
                       batch_size=4) as ex:
         victim = ex.pids()[0]
         futures = [ex.submit(Query(seeds={i % 12: 10.0})) for i in range(120)]
-        assert _wait_until(lambda: sum(f.done() for f in futures) >= 10, timeout=30)
+        assert wait_until(lambda: sum(f.done() for f in futures) >= 10, timeout=30)
         psutil.Process(victim).kill()
         results = [f.result(timeout=60) for f in futures]
         assert [r.outcome for r in results].count(Outcome.OK) == 120, {r.outcome for r in results}
         assert any(r.attempts == 2 for r in results)  # the victim's queries were retried elsewhere
         # Dask's nanny restarts the worker; it takes the lost one's place
-        assert _wait_until(lambda: sum(w.restarts for w in ex.stats().workers) == 1, timeout=60)
+        assert wait_until(lambda: sum(w.restarts for w in ex.stats().workers) == 1, timeout=60)
         assert victim not in ex.pids() and len(ex.pids()) == 2
         assert ex.submit(Query(seeds=[5])).result(timeout=30).ok
         # an idle worker's death is seen from the scheduler, before any batch waits on connecting to it
         idle = ex.pids()[1]
         psutil.Process(idle).kill()
-        assert _wait_until(lambda: idle not in ex.pids(), timeout=15)
+        assert wait_until(lambda: idle not in ex.pids(), timeout=15)
         assert all(r.ok for r in ex.map([Query(seeds=[i % 12]) for i in range(20)], timeout_s=15))
 
 
@@ -241,7 +233,7 @@ def test_workers_go_when_their_owner_is_interrupted_or_killed(bundle: tuple[str,
         time.sleep(0.3)
         proc.send_signal(getattr(signal, signal_name))
         proc.wait(timeout=30)
-        assert _wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        assert wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
                                            for p in pids), timeout=20), f"workers {pids} outlived their owner"
         if signal_name == "SIGINT":  # closed on the way out: its scratch folder is gone too
             assert not list(scratch.glob("pspread-dask-*"))
@@ -319,5 +311,5 @@ def test_nothing_is_left_running(executor: DaskExecutor) -> None:
     scratch = executor._link._scratch  # noqa: SLF001 - the cluster's scratch folder
     assert scratch is not None and os.path.isdir(scratch)
     executor.close()
-    assert _wait_until(lambda: not _ours(_BEFORE), timeout=10), _ours(_BEFORE)
+    assert wait_until(lambda: not _ours(_BEFORE), timeout=10), _ours(_BEFORE)
     assert not os.path.exists(scratch)

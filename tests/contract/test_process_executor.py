@@ -22,6 +22,7 @@ import numpy as np
 import psutil
 import pytest
 import sleepy_kernel
+from timing import wait_until
 
 from pspread import Graph, Outcome, ProcessExecutor, Query, SpreadModel
 from pspread.engine.io import save_graph
@@ -34,15 +35,6 @@ MODEL = SpreadModel.preset("threshold")
 
 def sleepy(ms: int, **kw: object) -> Query:
     return Query(seeds={1: float(ms)}, **kw)  # type: ignore[arg-type]
-
-
-def _wait_until(cond, timeout: float = 20.0, step: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 def _is_tracker(p: psutil.Process) -> bool:
@@ -83,7 +75,7 @@ def no_leftover_processes():
         return [p for p in me.children(recursive=True)
                 if p.pid not in before and not _gone(p.pid) and not _is_tracker(p)]
 
-    _wait_until(lambda: not left(), timeout=5)
+    wait_until(lambda: not left(), timeout=5)
     assert not left(), f"processes left behind: {left()}"
 
 
@@ -132,8 +124,8 @@ def test_cancel_a_queued_query_and_close_cancels_the_rest(bundle: str) -> None:
     queued = ex.submit(Query(seeds=[1]), callback=got.append)
     assert queued.cancel()
     assert running.result(timeout=30).ok
-    assert _wait_until(lambda: ex.stats().outcomes.get("cancelled") == 1)
-    assert _wait_until(lambda: bool(got))  # the callback runs just after the count, outside the lock
+    assert wait_until(lambda: ex.stats().outcomes.get("cancelled") == 1)
+    assert wait_until(lambda: bool(got))  # the callback runs just after the count, outside the lock
     assert got[0].outcome is Outcome.CANCELLED
     pending = [ex.submit(sleepy(200)) for _ in range(3)]
     ex.close()
@@ -161,7 +153,7 @@ def test_worker_killed_under_load_loses_no_query(bundle: str) -> None:
         st = ex.stats()
         assert st.submitted == n == sum(st.outcomes.values())
         assert sum(w.restarts for w in st.workers) == 1
-        assert _wait_until(lambda: len(ex.pids()) == 2 and victim not in ex.pids())
+        assert wait_until(lambda: len(ex.pids()) == 2 and victim not in ex.pids())
         assert ex.submit(Query(seeds=[4])).result(timeout=30).ok  # the replacement works
 
 
@@ -206,7 +198,7 @@ def test_workers_exit_when_the_parent_is_killed(bundle: str, tmp_path: Path) -> 
         child.wait()
         if child.stdout:
             child.stdout.close()
-    assert _wait_until(lambda: all(_gone(p) for p in pids), timeout=10), "workers outlived their parent"
+    assert wait_until(lambda: all(_gone(p) for p in pids), timeout=10), "workers outlived their parent"
 
 
 @pytest.mark.parametrize("balance", ["least-loaded", "round-robin", "power-of-two"])
@@ -233,7 +225,7 @@ def test_memory_guard_recycles_a_worker(bundle: str) -> None:
     with make(bundle, workers=1, memory_limit_mb=GUARD_LIMIT_MB, memory_check_s=0.05) as ex:
         first = ex.pids()
         assert ex.submit(GROW).result(timeout=30).ok
-        assert _wait_until(lambda: ex.stats().workers[0].restarts >= 1)
+        assert wait_until(lambda: ex.stats().workers[0].restarts >= 1)
         assert ex.pids() != first
         results = ex.map([Query(seeds=[i]) for i in range(10)], timeout_s=60)
         assert all(r.ok for r in results)
@@ -247,7 +239,7 @@ def test_memory_guard_takes_one_worker_at_a_time_and_loses_no_query(bundle: str)
         assert all(r.ok for r in grown)
         queued = ex.map([sleepy(20) for _ in range(60)], timeout_s=60)
         assert [r.outcome for r in queued] == [Outcome.OK] * 60  # none worker_lost while the guard recycles
-        assert _wait_until(lambda: sum(w.restarts for w in ex.stats().workers) >= 2)
+        assert wait_until(lambda: sum(w.restarts for w in ex.stats().workers) >= 2)
         st = ex.stats()
         assert st.recycles == sum(w.restarts for w in st.workers)
 

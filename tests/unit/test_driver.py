@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from timing import FakeClock
 
 from pspread.execution.scripted import ScriptedExecutor, Step
 from pspread.load.driver import Driver
@@ -11,19 +12,6 @@ from pspread.load.null import NullExecutor
 from pspread.load.recorder import Recorder
 from pspread.load.schedule import ArrivalSchedule
 from pspread.load.workload import Workload
-
-
-class FakeClock:
-    """Time that only moves when someone sleeps or works."""
-
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, dt: float) -> None:
-        self.t += max(0.0, dt)
 
 
 def stalling(clock: FakeClock, service_s: float = 0.001, stall_at: int = -1, stall_s: float = 1.0,

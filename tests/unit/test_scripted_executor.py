@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from timing import FakeClock
 
 from pspread import Outcome, Query
 from pspread.errors import ExecutorError, PspreadError
 from pspread.execution.scripted import ScriptedExecutor, Step
-
-
-class FakeClock:
-    """Time that only moves when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 50.0
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, dt: float) -> None:
-        self.slept.append(dt)
-        self.t += dt
 
 
 def _ids(q: int) -> np.ndarray:
@@ -30,7 +16,7 @@ def _ids(q: int) -> np.ndarray:
 
 
 def test_queries_take_their_scripted_time_one_after_another() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     steps = [Step(0.010), Step(0.020, "invalid", "bad seed"), Step(0.005, "timed_out")]
     with ScriptedExecutor(steps, clock=clock.now, sleep=clock.sleep) as ex:
         a = ex.map_batch(_ids(6))
@@ -46,7 +32,7 @@ def test_queries_take_their_scripted_time_one_after_another() -> None:
 
 
 def test_a_deadline_passed_while_running_or_waiting_is_timed_out() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     with ScriptedExecutor(Step(0.5), clock=clock.now, sleep=clock.sleep) as ex:
         a = ex.map_batch(_ids(3), timeout_s=0.2)
     assert a.counts() == {"timed_out": 3}
@@ -56,7 +42,7 @@ def test_a_deadline_passed_while_running_or_waiting_is_timed_out() -> None:
 
 
 def test_past_the_window_queries_are_overloaded_at_once() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     with ScriptedExecutor(Step(0.001), max_in_flight=2, queue_size=1, clock=clock.now, sleep=clock.sleep) as ex:
         batch = ex.submit_batch(_ids(5))
         st = ex.stats()
@@ -66,7 +52,7 @@ def test_past_the_window_queries_are_overloaded_at_once() -> None:
 
 
 def test_a_lost_worker_is_retried_once_then_lost() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     called: list[int] = []
 
     def step(i: int) -> Step:  # query 0 loses its worker every time, query 1 only the first time

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from timing import FakeClock
 
 from pspread.execution.scripted import ScriptedExecutor, Step
 from pspread.load.clock import Clock
@@ -24,22 +25,11 @@ thresholds:
 """
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, dt: float) -> None:
-        self.t += max(0.0, dt)
-
-
 FOUR_MS = Step(0.004)
 
 
 def _run(limit: float, script=FOUR_MS, **kw):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     executor = ScriptedExecutor(script, clock=clock.now, sleep=clock.sleep)
     sc = load_scenario(SCENARIO.replace("{limit}", str(limit)))
     try:
@@ -78,7 +68,7 @@ def test_the_caller_keeps_its_executor_and_the_memory_guard_count_is_recorded() 
         def stats(self):  # type: ignore[no-untyped-def]
             return replace(super().stats(), recycles=3)
 
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     executor = Recycling(Step(0.002), clock=clock.now, sleep=clock.sleep)
     results = run_scenario(load_scenario(SCENARIO.replace("{limit}", "50")), executor=executor,
                            clock=Clock(clock.now, clock.sleep))
