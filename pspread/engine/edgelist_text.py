@@ -142,12 +142,12 @@ class LineMap:
         return int(exact[row - self._rows[k]]) if exact is not None else self._lines[k] + row - self._rows[k]
 
 
-class RawStream(io.RawIOBase):
-    """The decompressed file as it is, reporting progress: for files pyarrow can read unaided."""
+class _FileStream(io.RawIOBase):
+    """A readable stream over an edge-list file (decompressed when gzipped) that closes what it opened."""
 
-    def __init__(self, path: Path, progress: Progress | None, chunk_bytes: int) -> None:
+    def __init__(self, path: Path, progress: Progress | None) -> None:
         super().__init__()
-        self.path, self.progress, self._chunk = path, progress, chunk_bytes
+        self.path, self.progress = path, progress
         self._stream, self._raw = open_binary(path)
         self._total = path.stat().st_size
 
@@ -158,6 +158,14 @@ class RawStream(io.RawIOBase):
         self._stream.close()
         self._raw.close()
         super().close()
+
+
+class RawStream(_FileStream):
+    """The decompressed file as it is, reporting progress: for files pyarrow can read unaided."""
+
+    def __init__(self, path: Path, progress: Progress | None, chunk_bytes: int) -> None:
+        super().__init__(path, progress)
+        self._chunk = chunk_bytes
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -174,27 +182,17 @@ class RawStream(io.RawIOBase):
         return len(data)
 
 
-class CleanStream(io.RawIOBase):
+class CleanStream(_FileStream):
     """A readable stream of clean edge lines (what pyarrow's CSV reader is given)."""
 
     def __init__(self, path: Path, layout: Layout, chunk_bytes: int, progress: Progress | None) -> None:
-        super().__init__()
-        self.path, self.layout, self.progress = path, layout, progress
+        super().__init__(path, progress)
+        self.layout = layout
         self.lines = LineMap()
-        self._stream, self._raw = open_binary(path)
-        self._total = path.stat().st_size
         self._blocks = blocks_of_lines(self._stream, chunk_bytes)
         self._buf, self._pos = b"", 0
         self._line = 1  # file line of the next block's first line
         self._to_skip = layout.skip_lines
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._stream.close()
-        self._raw.close()
-        super().close()
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (all the rest for -1); fewer only at the end of the file."""
