@@ -170,11 +170,6 @@ def run_command(
     _finish(session, console, outputs, _run_with_view(view, lambda: session_run.execute_run(session)))
 
 
-def _counts(text: str) -> list[int | str]:
-    """Worker counts for commands that run several (``auto``, one per usable core, is resolved by the session)."""
-    return parse_workers(text)
-
-
 def speedup_command(
     scenario: ScenarioArg = None, workers: WorkersListOpt = "1,2", queries: SpeedupQueriesOpt = None,
     repeats: RepeatsOpt = 1, executor: ExecutorOpt = None, json_out: JsonOpt = None, markdown: MarkdownOpt = None,
@@ -183,7 +178,7 @@ def speedup_command(
     strict: StrictOpt = None,
 ) -> None:
     """Speedup and efficiency of W workers over 1 on one fixed query set; counts above the cores are SKIPPED."""
-    counts = _counts(workers or "1,2")
+    counts = parse_workers(workers or "1,2")  # ``auto`` is resolved by the session
     outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
     session, console, view = _prepare(scenario, {"executor.kind": _kind(executor, None)}, set_, results_dir, plain,
                                       outputs, strict)
@@ -205,7 +200,7 @@ def stress_command(
     """
     probe_s = parse_duration_option(probe, "--probe")
     soak_s = parse_duration_option(soak_for, "--soak") if soak_for is not None else None
-    counts = _counts(workers) if workers is not None else []
+    counts = parse_workers(workers) if workers is not None else []
     single = counts[0] if len(counts) == 1 else None  # one count (or auto): the scenario's workers
     outputs = Outputs(json_out, markdown, csv_out, force, junit, report)
     session, console, view = _prepare(scenario, {"workers": single, "executor.kind": _kind(executor, None)}, set_,

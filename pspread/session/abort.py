@@ -18,7 +18,7 @@ import numpy as np
 
 from pspread.load.figures import observed_so_far
 from pspread.load.runner import Runner
-from pspread.metrics.thresholds import Observed, Threshold, Verdict, evaluate
+from pspread.metrics.thresholds import Threshold, Verdict, evaluate
 
 INTERVAL_S = 0.5
 _EMPTY = np.zeros(0)
@@ -66,22 +66,24 @@ class AbortWatch:
                 return
 
     def check(self, elapsed_s: float) -> Tripped | None:
-        """Judge the gates now; on the first failure stop the driver and remember why."""
-        for t in self.thresholds:
-            if elapsed_s < t.delay_abort_s:
-                continue
-            verdict = evaluate(t, self._so_far(t))
+        """Judge the gates now; on the first failure stop the driver and remember why.
+
+        The running phase's rows are copied once per check, whatever the number of gates.
+        """
+        due = [t for t in self.thresholds if elapsed_s >= t.delay_abort_s]
+        if not due:
+            return None
+        current = self.runner.current
+        rows = current[1].snapshot() if current is not None else None
+        for t in due:
+            if rows is None or current is None:
+                seen = observed_so_far(t, self.runner.phases, None, _EMPTY, _EMPTY.astype(bool), _EMPTY, [])
+            else:
+                seen = observed_so_far(t, self.runner.phases, current[0], rows.latency_s * 1e3, rows.ok, rows.kind,
+                                       rows.kinds)
+            verdict = evaluate(t, seen)
             if verdict.failed:
                 self.tripped = Tripped(verdict, elapsed_s)
                 self.runner.stop()
                 return self.tripped
         return None
-
-    def _so_far(self, t: Threshold) -> Observed:
-        """What ``t`` covers up to now (``pspread.load.figures.observed_so_far``)."""
-        current = self.runner.current
-        if current is None:
-            return observed_so_far(t, self.runner.phases, None, _EMPTY, _EMPTY.astype(bool), _EMPTY, [])
-        spec, recorder = current
-        rows = recorder.snapshot()
-        return observed_so_far(t, self.runner.phases, spec, rows.latency_s * 1e3, rows.ok, rows.kind, rows.kinds)
